@@ -1,0 +1,28 @@
+"""What every entry point shares: repository imports, logging, and clean user errors."""
+import logging
+import sys
+
+from symbol import NetworkConfigError
+
+# MXNet's example scripts log this way; tools such as parse_log.py read the messages.
+LOG_FORMAT = '%(asctime)-15s %(message)s'
+
+
+class UserError(Exception):
+    """A mistake the user can fix; reported as one line, no traceback."""
+
+
+def setup_logging(level=logging.INFO):
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+def run(main):
+    """Call ``main()``; a user error ends in one line on stderr and exit status 2."""
+    try:
+        return main()
+    except (UserError, NetworkConfigError) as err:
+        sys.stderr.write('error: %s\n' % err)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write('interrupted\n')
+        sys.exit(130)

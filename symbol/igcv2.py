@@ -1,0 +1,59 @@
+"""IGCV2 baseline for the paper's CIFAR comparison, built from the IGCV2 paper.
+
+Xie et al., "IGCV2: Interleaved Structured Sparse Convolutional Neural Networks",
+arXiv:1804.06202. The IGCV3 paper compares against an "IGCV2" of 2.4M parameters whose
+layout it never published; this one is our construction, documented here.
+
+Block (the IGCV2 paper's channel-wise conv followed by two group 1x1 convs):
+    3x3 channel-wise conv (the stage's stride) -> BN
+    -> 1x1 conv, G groups, C -> C' -> BN -> ReLU6
+    -> permutation interleaving the G groups
+    -> 1x1 conv, C'/G groups of G channels, C' -> C' (linear) -> BN
+    -> + input, for every block of a stage but the first.
+Complementary condition: after the permutation each group of the second 1x1 conv holds
+one channel of every group of the first, so every output channel depends on every input
+channel through exactly one path. Balance condition: G is the divisor of both widths
+nearest sqrt(C), making the first conv's groups (C/G channels) and the second's (G
+channels) about the same size.
+
+Macro layout: IGCV3-D's stages (depths 1,4,6,8,6,6,1, same strides, CIFAR layout for
+small inputs) with each stage WIDTH times wider, rounded up to a multiple of 8;
+stem and last conv (32, 1280) as IGCV3. There is no expansion, so the stage's t is
+unused. WIDTH = 4 matches IGCV3-D 1.0x's parameters within 5% (see the tests).
+"""
+import math
+
+import mxnet as mx
+
+from .common import build_network, channel_permutation, conv_bn, make_divisible
+from .igcv3 import IGCV3_D
+from .registry import register
+
+WIDTH = 4.0
+
+
+def balanced_groups(in_channels, out_channels):
+    """The common divisor of both widths nearest sqrt(in_channels)."""
+    common = math.gcd(in_channels, out_channels)
+    root = math.sqrt(in_channels)
+    return min((g for g in range(1, common + 1) if common % g == 0),
+               key=lambda g: (abs(g - root), g))
+
+
+def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual):
+    groups = balanced_groups(in_channels, out_channels)
+    out = conv_bn(data, prefix + '-channelwise', in_channels, kernel=3, stride=stride,
+                  num_group=in_channels)
+    out = conv_bn(out, prefix + '-group1', out_channels, num_group=groups, relu6=True)
+    out = channel_permutation(out, groups, prefix)
+    out = conv_bn(out, prefix + '-group2', out_channels, num_group=out_channels // groups)
+    if residual:
+        out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
+    return out
+
+
+@register('igcv2')
+def igcv2(width=WIDTH, **kwargs):
+    width = float(width)
+    stages = tuple((t, make_divisible(c * width, 8), n, s) for t, c, n, s in IGCV3_D)
+    return build_network(igcv2_block, stages, align=8, igcv3_quirks=False, **kwargs)
