@@ -139,12 +139,12 @@ def resolve_layout(layout, image_shape):
 
 def build_network(block, stages, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 224),
                   layout=None, width_rule='upstream', dtype='float32', align=1,
-                  igcv3_quirks=True, **unused):
+                  igcv3_quirks=True, label_smoothing=0.0, **unused):
     """Stem -> stages of ``block`` -> last 1x1 conv -> global pool -> fc -> softmax.
 
     ``block(data, prefix, in_channels, expand_channels, out_channels, stride, residual)``
     builds one block; keys in ``unused`` (the training scripts pass all their flags) are
-    ignored. Widths come from ``width_rule`` ('upstream' or 'standard'), rounded
+    ignored. ``label_smoothing`` > 0 sets the softmax's smooth_alpha. Widths come from ``width_rule`` ('upstream' or 'standard'), rounded
     up to multiples of ``align``; ``igcv3_quirks`` selects upstream's IGCV3 arithmetic.
     """
     num_classes, multiplier = int(num_classes), float(multiplier)
@@ -195,4 +195,6 @@ def build_network(block, stages, num_classes=1000, multiplier=1.0, image_shape=(
     fc = mx.sym.FullyConnected(data=body, num_hidden=num_classes, name='fc')
     if dtype == 'float16':
         fc = mx.sym.Cast(data=fc, dtype='float32', name='fc_fp32')
+    if label_smoothing:
+        return mx.sym.SoftmaxOutput(data=fc, smooth_alpha=float(label_smoothing), name='softmax')
     return mx.sym.SoftmaxOutput(data=fc, name='softmax')

@@ -1,0 +1,283 @@
+"""Data arguments and iterators: RecordIO through mx.io.ImageRecordIter, or synthetic data.
+
+Augmentation runs in ImageRecordIter's C++ threads. The flags are those of MXNet's
+example/image-classification; ``--aug-level`` presets are applied as parser defaults
+before parsing, so a flag given on the command line always wins over its level.
+"""
+import logging
+import os
+import struct
+import time
+
+import mxnet as mx
+import numpy as np
+
+from .cli import UserError
+
+# Presets of MXNet's example, cumulative: level 2 includes level 1.
+AUG_LEVELS = {
+    1: dict(random_crop=1, random_mirror=1),
+    2: dict(max_random_h=36, max_random_s=50, max_random_l=50),
+    3: dict(max_random_rotate_angle=10, max_random_shear_ratio=0.1,
+            max_random_aspect_ratio=0.25),
+}
+
+
+def add_data_args(parser):
+    data = parser.add_argument_group('Data', 'the input images')
+    data.add_argument('--data-train', type=str, help='training .rec (its .idx beside it)')
+    data.add_argument('--data-train-idx', type=str, default='', help='training .idx, if not beside')
+    data.add_argument('--data-val', type=str, help='validation .rec')
+    data.add_argument('--data-val-idx', type=str, default='', help='validation .idx, if not beside')
+    data.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939',
+                      help='per-channel mean subtracted from the pixels')
+    data.add_argument('--rgb-std', type=str, default='1,1,1',
+                      help='per-channel std the pixels are divided by')
+    data.add_argument('--pad-size', type=int, default=0, help='padding around training images')
+    data.add_argument('--fill-value', type=int, default=127, help='value of padded pixels')
+    data.add_argument('--image-shape', type=str, default='3,224,224',
+                      help='channels,height,width fed to the network')
+    data.add_argument('--val-resize', type=int, default=256,
+                      help='validation: shorter side resized to this before the center crop '
+                           '(0 keeps the packed size)')
+    data.add_argument('--num-classes', type=int, help='number of classes')
+    data.add_argument('--num-examples', type=int, help='number of training examples')
+    data.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
+    data.add_argument('--benchmark', type=int, default=0,
+                      help='1: train on synthetic data, to measure speed')
+    data.add_argument('--test-io', type=int, default=0,
+                      help='1: only read the training data, to time the pipeline')
+    data.add_argument('--dtype', type=str, default='float32', choices=('float32', 'float16'),
+                      help='precision of the network (float16 for GPUs)')
+    return data
+
+
+def add_data_aug_args(parser):
+    aug = parser.add_argument_group('Augmentation', 'training augmentations (C++ threads)')
+    aug.add_argument('--aug-level', type=int, default=0, choices=(0, 1, 2, 3),
+                     help='preset: 1 crop+mirror, 2 +HSL jitter, 3 +rotate/shear/aspect; '
+                          'explicit flags override it')
+    aug.add_argument('--random-crop', type=int, default=0, help='1: random crop')
+    aug.add_argument('--random-mirror', type=int, default=0, help='1: random horizontal flip')
+    aug.add_argument('--max-random-h', type=int, default=0, help='max change of hue')
+    aug.add_argument('--max-random-s', type=int, default=0, help='max change of saturation')
+    aug.add_argument('--max-random-l', type=int, default=0, help='max change of lightness')
+    aug.add_argument('--min-random-aspect-ratio', type=float, default=None,
+                     help='min aspect ratio (with --random-resized-crop)')
+    aug.add_argument('--max-random-aspect-ratio', type=float, default=0,
+                     help='max change of aspect ratio')
+    aug.add_argument('--max-random-rotate-angle', type=int, default=0, help='max rotation, degrees')
+    aug.add_argument('--max-random-shear-ratio', type=float, default=0, help='max shear ratio')
+    aug.add_argument('--max-random-scale', type=float, default=1, help='max image scale')
+    aug.add_argument('--min-random-scale', type=float, default=1,
+                     help='min image scale; the crop is image-shape at this scale')
+    aug.add_argument('--random-resized-crop', type=int, default=0,
+                     help='1: crop a random area and aspect ratio, resized to image-shape')
+    aug.add_argument('--max-random-area', type=float, default=1,
+                     help='max crop area fraction (with --random-resized-crop)')
+    aug.add_argument('--min-random-area', type=float, default=1,
+                     help='min crop area fraction (with --random-resized-crop)')
+    aug.add_argument('--max-crop-size', type=int, default=-1, help='max crop size (-1: off)')
+    aug.add_argument('--min-crop-size', type=int, default=-1, help='min crop size (-1: off)')
+    aug.add_argument('--brightness', type=float, default=0, help='brightness jitter')
+    aug.add_argument('--contrast', type=float, default=0, help='contrast jitter')
+    aug.add_argument('--saturation', type=float, default=0, help='saturation jitter')
+    aug.add_argument('--pca-noise', type=float, default=0, help='PCA (lighting) noise')
+    return aug
+
+
+def set_data_aug_level(parser, level):
+    """Make augmentation ``level``'s settings the parser's defaults (before parsing); the
+    settings of higher levels go back to off."""
+    defaults = {'aug_level': level}
+    for lvl, settings in sorted(AUG_LEVELS.items()):
+        defaults.update({k: (v if lvl <= level else 0) for k, v in settings.items()})
+    parser.set_defaults(**defaults)
+
+
+def parse_args(parser, argv=None):
+    """Parse with the --aug-level preset applied first, so explicit flags win over it."""
+    known, _ = parser.parse_known_args(argv)
+    level = getattr(known, 'aug_level', 0)
+    if level:
+        set_data_aug_level(parser, level)
+    return parser.parse_args(argv)
+
+
+def parse_floats(text, name, count=3):
+    try:
+        values = [float(v) for v in str(text).split(',')]
+    except ValueError:
+        raise UserError("--%s '%s' must be %d comma-separated numbers" % (name, text, count))
+    if len(values) != count:
+        raise UserError("--%s '%s' must be %d comma-separated numbers" % (name, text, count))
+    return values
+
+
+def image_shape(args):
+    try:
+        shape = tuple(int(v) for v in args.image_shape.split(','))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) <= 0:
+        raise UserError("--image-shape '%s' must be channels,height,width, e.g. 3,224,224"
+                        % args.image_shape)
+    return shape
+
+
+def _index_path(rec, idx):
+    return idx or os.path.splitext(rec)[0] + '.idx'
+
+
+def _require_file(path, flag):
+    if not path:
+        raise UserError('--%s is required (a .rec made by tools/im2rec.py)' % flag)
+    if not os.path.isfile(path):
+        raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
+
+
+# RecordIO framing: magic, then (continue flag << 29 | length); image records start with
+# IRHeader (flag, label, id, id2) where flag > 0 means that many float labels follow.
+_MAGIC = 0xced7230a
+_IR_HEADER = struct.Struct('<IfQQ')
+
+
+def read_labels(rec_path):
+    """Labels of every record in a .rec, reading only the headers (seeking past images)."""
+    labels = []
+    size = os.path.getsize(rec_path)
+    with open(rec_path, 'rb') as f:
+        offset = 0
+        while offset < size:
+            f.seek(offset)
+            head = f.read(8 + _IR_HEADER.size)
+            if len(head) < 8:
+                raise UserError('%s: truncated record at byte %d; repack it with tools/im2rec.py'
+                                % (rec_path, offset))
+            magic, lrec = struct.unpack('<II', head[:8])
+            length = lrec & ((1 << 29) - 1)
+            if magic != _MAGIC or len(head) < 8 + _IR_HEADER.size or offset + 8 + length > size:
+                raise UserError('%s: corrupt or truncated record at byte %d; repack it with '
+                                'tools/im2rec.py' % (rec_path, offset))
+            flag, label, _, _ = _IR_HEADER.unpack(head[8:])
+            if flag > 0:
+                f.seek(offset + 8 + _IR_HEADER.size)
+                label = float(np.frombuffer(f.read(4), dtype=np.float32)[0])
+            labels.append(label)
+            offset += 8 + ((length + 3) // 4) * 4
+    return labels
+
+
+def check_labels(rec_path, num_classes, flag):
+    """Every label an integer in [0, num_classes); returns the record count."""
+    labels = np.asarray(read_labels(rec_path))
+    if labels.size == 0:
+        raise UserError('--%s %s holds no records; pack a non-empty dataset' % (flag, rec_path))
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes) | (labels != np.floor(labels)))
+    if bad.size:
+        raise UserError('--%s %s: record %d has label %g, outside 0..%d of --num-classes %d; '
+                        'fix --num-classes or the dataset'
+                        % (flag, rec_path, bad[0], labels[bad[0]], num_classes - 1, num_classes))
+    return int(labels.size)
+
+
+def _worker_part(kv):
+    return (kv.rank, kv.num_workers) if kv is not None else (0, 1)
+
+
+def batches_per_epoch(args, kv=None):
+    """Training batches each worker runs in an epoch (all workers run the same number)."""
+    _, num_workers = _worker_part(kv)
+    return max(1, args.num_examples // (args.batch_size * num_workers))
+
+
+def get_rec_iter(args, kv=None, epoch=0):
+    """(train, val) ImageRecordIters; ``val`` is None without --data-val.
+
+    Each epoch gets its own shuffle and augmentation seeds derived from --seed, so a run
+    resumed at epoch N sees the same data order as an uninterrupted one. With several
+    workers each reads its part and the iterator is resized so that all of them run the
+    same number of batches (dist_sync would hang otherwise).
+    """
+    shape = image_shape(args)
+    mean = parse_floats(args.rgb_mean, 'rgb-mean')
+    std = parse_floats(args.rgb_std, 'rgb-std')
+    rank, num_workers = _worker_part(kv)
+    _require_file(args.data_train, 'data-train')
+    seed = (args.seed if args.seed is not None else 0) + epoch
+    common = dict(data_shape=shape, batch_size=args.batch_size, label_width=1,
+                  mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
+                  std_r=std[0], std_g=std[1], std_b=std[2],
+                  preprocess_threads=args.data_nthreads, num_parts=num_workers,
+                  part_index=rank, dtype='float32')
+    aug = dict(rand_crop=args.random_crop, rand_mirror=args.random_mirror,
+               random_h=args.max_random_h, random_s=args.max_random_s,
+               random_l=args.max_random_l, max_aspect_ratio=args.max_random_aspect_ratio,
+               max_rotate_angle=args.max_random_rotate_angle,
+               max_shear_ratio=args.max_random_shear_ratio,
+               max_random_scale=args.max_random_scale, min_random_scale=args.min_random_scale,
+               random_resized_crop=args.random_resized_crop,
+               max_random_area=args.max_random_area, min_random_area=args.min_random_area,
+               max_crop_size=args.max_crop_size, min_crop_size=args.min_crop_size,
+               brightness=args.brightness, contrast=args.contrast, saturation=args.saturation,
+               pca_noise=args.pca_noise, pad=args.pad_size, fill_value=args.fill_value)
+    if args.min_random_aspect_ratio is not None:
+        aug['min_aspect_ratio'] = args.min_random_aspect_ratio
+    train = mx.io.ImageRecordIter(
+        path_imgrec=args.data_train, path_imgidx=_index_path(args.data_train, args.data_train_idx),
+        shuffle=True, seed=seed, seed_aug=seed, round_batch=True, **dict(common, **aug))
+    if num_workers > 1:
+        train = mx.io.ResizeIter(train, batches_per_epoch(args, kv))
+    val = None
+    if args.data_val:
+        _require_file(args.data_val, 'data-val')
+        val = mx.io.ImageRecordIter(
+            path_imgrec=args.data_val, path_imgidx=_index_path(args.data_val, args.data_val_idx),
+            shuffle=False, rand_crop=False, rand_mirror=False, round_batch=False,
+            resize=args.val_resize if args.val_resize > 0 else -1, **common)
+    return train, val
+
+
+class SyntheticDataIter(mx.io.DataIter):
+    """Random images and labels of the training shape, made once; for --benchmark 1."""
+
+    def __init__(self, num_classes, data_shape, num_batches, dtype='float32', seed=0):
+        super(SyntheticDataIter, self).__init__(data_shape[0])
+        self.num_batches = num_batches
+        self.cursor = 0
+        rng = np.random.RandomState(seed)
+        data = mx.nd.array(rng.uniform(-1, 1, data_shape), dtype=dtype)
+        label = mx.nd.array(rng.randint(0, num_classes, (data_shape[0],)))
+        self.batch = mx.io.DataBatch([data], [label], pad=0)
+        self.provide_data = [mx.io.DataDesc('data', data_shape, dtype)]
+        self.provide_label = [mx.io.DataDesc('softmax_label', (data_shape[0],), np.float32)]
+
+    def reset(self):
+        self.cursor = 0
+
+    def next(self):
+        if self.cursor >= self.num_batches:
+            raise StopIteration
+        self.cursor += 1
+        return self.batch
+
+
+def get_synthetic_iter(args, kv=None, epoch=0):
+    shape = (args.batch_size,) + image_shape(args)
+    return SyntheticDataIter(args.num_classes, shape, batches_per_epoch(args, kv),
+                             seed=epoch), None
+
+
+def time_data_pipeline(train, batch_size, disp_batches):
+    """--test-io: read an epoch of training batches, logging images/s; returns images/s."""
+    tic = start = time.time()
+    count = 0
+    for nbatch, _ in enumerate(train, 1):
+        count += batch_size
+        if nbatch % disp_batches == 0:
+            logging.info('Batch [%d]\tSpeed: %.2f samples/sec', nbatch,
+                         disp_batches * batch_size / (time.time() - tic))
+            tic = time.time()
+    rate = count / max(time.time() - start, 1e-9)
+    logging.info('Read %d images at %.2f samples/sec', count, rate)
+    return rate

@@ -1,0 +1,50 @@
+"""Writing RecordIO files so that an interrupted write never looks finished."""
+import os
+
+import mxnet as mx
+
+
+class AtomicRecordWriter(object):
+    """``with AtomicRecordWriter('out/train') as w: w.write(index, label, image_bytes)``
+
+    Writes ``out/train.rec`` and ``.idx`` under temporary names and renames both only when
+    the block ends without an error; on an error the temporary files are removed.
+    """
+
+    def __init__(self, prefix):
+        self.rec, self.idx = prefix + '.rec', prefix + '.idx'
+        self.tmp_rec = '%s.tmp-%d.rec' % (prefix, os.getpid())
+        self.tmp_idx = '%s.tmp-%d.idx' % (prefix, os.getpid())
+        self.count = 0
+
+    def __enter__(self):
+        folder = os.path.dirname(self.rec)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        self.writer = mx.recordio.MXIndexedRecordIO(self.tmp_idx, self.tmp_rec, 'w')
+        return self
+
+    def write(self, index, label, payload):
+        """One image record: ``payload`` is the encoded image (JPEG/PNG bytes)."""
+        header = mx.recordio.IRHeader(0, label, index, 0)
+        self.writer.write_idx(index, mx.recordio.pack(header, payload))
+        self.count += 1
+
+    def write_packed(self, index, record):
+        self.writer.write_idx(index, record)
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb):
+        self.writer.close()
+        if exc_type is None:
+            # The old .rec goes first and the new one comes last: a .rec only appears
+            # once its own index is in place.
+            if os.path.exists(self.rec):
+                os.remove(self.rec)
+            os.replace(self.tmp_idx, self.idx)
+            os.replace(self.tmp_rec, self.rec)
+        else:
+            for path in (self.tmp_rec, self.tmp_idx):
+                if os.path.exists(path):
+                    os.remove(path)
+        return False

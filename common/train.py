@@ -1,0 +1,29 @@
+"""What train_imagenet.py and train_cifar.py share: the parser and the network from flags."""
+import argparse
+
+import symbol
+
+from . import data, fit
+
+
+def make_parser(description):
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fit.add_fit_args(parser)
+    data.add_data_args(parser)
+    data.add_data_aug_args(parser)
+    return parser
+
+
+def get_network(args):
+    """The registered network for these flags (unknown keys are ignored by the builders)."""
+    kwargs = dict(vars(args))
+    return symbol.get_symbol(kwargs.pop('network'), **kwargs)
+
+
+def default_prefix(args):
+    """models/NETWORK, with the multiplier when it is not 1."""
+    name = args.network.lower()
+    if args.multiplier != 1.0:
+        name += '_x%g' % args.multiplier
+    return 'models/' + name

@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Train on CIFAR-10 or CIFAR-100 with the paper's CIFAR recipe.
+
+    python tools/cifar_to_rec.py cifar-10-python.tar.gz data/cifar10
+    python train_cifar.py --dataset cifar10 --network igcv3            # every GPU, else CPU
+    python train_cifar.py --dataset cifar100 --network mobilenetv2 --gpus 0
+
+Recipe (the same group's IGCV1 code): 400 epochs, batch 64, lr 0.1 x0.1 at epochs 200,
+300 and 350, momentum 0.9, wd 1e-4, 4-pixel padding + random 32x32 crop + mirror,
+per-channel mean/std. 32x32 inputs select the CIFAR layout of every network.
+"""
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common import data, fit, train
+from common.cli import run
+
+DATASETS = {
+    'cifar10': dict(num_classes=10, rgb_mean='125.307,122.950,113.865',
+                    rgb_std='62.993,62.089,66.705', data_train='data/cifar10/train.rec',
+                    data_val='data/cifar10/val.rec'),
+    'cifar100': dict(num_classes=100, rgb_mean='129.304,124.070,112.434',
+                     rgb_std='68.170,65.392,70.418', data_train='data/cifar100/train.rec',
+                     data_val='data/cifar100/val.rec'),
+}
+
+
+def main():
+    parser = train.make_parser(__doc__.split('\n')[0])
+    parser.add_argument('--dataset', type=str, default='cifar10', choices=sorted(DATASETS),
+                        help='sets the class count, mean/std and default .rec paths')
+    parser.add_argument('--layout', type=str, default='cifar', choices=('cifar', 'imagenet'),
+                        help='network layout (cifar: stem and second stage at stride 1)')
+    data.set_data_aug_level(parser, 1)
+    parser.set_defaults(
+        network='igcv3', image_shape='3,32,32', num_examples=50000, num_epochs=400,
+        batch_size=64, lr=0.1, lr_factor=0.1, lr_step_epochs='200,300,350', mom=0.9, wd=1e-4,
+        pad_size=4, val_resize=0, data_nthreads=2, kv_store='device', top_k=0)
+    known, _ = parser.parse_known_args()
+    parser.set_defaults(**DATASETS[known.dataset])
+    args = data.parse_args(parser)
+    if not args.model_prefix:
+        args.model_prefix = train.default_prefix(args).replace('models/', 'models/%s-' % args.dataset, 1)
+    fit.fit(args, train.get_network)
+
+
+if __name__ == '__main__':
+    run(main)
