@@ -23,7 +23,7 @@ DATASETS = {
 }
 
 
-def main():
+def parse_args(argv=None):
     parser = train.make_parser(__doc__.split('\n')[0])
     parser.add_argument('--dataset', type=str, default='cifar10', choices=sorted(DATASETS),
                         help='sets the class count, mean/std and default .rec paths')
@@ -34,12 +34,16 @@ def main():
         network='igcv3', image_shape='3,32,32', num_examples=50000, num_epochs=400,
         batch_size=64, lr=0.1, lr_factor=0.1, lr_step_epochs='200,300,350', mom=0.9, wd=1e-4,
         pad_size=4, val_resize=0, data_nthreads=2, kv_store='device', top_k=0)
-    known, _ = parser.parse_known_args()
+    known, _ = parser.parse_known_args(argv)
     parser.set_defaults(**DATASETS[known.dataset])
-    args = data.parse_args(parser)
+    args = data.parse_args(parser, argv)
     if not args.model_prefix:
         args.model_prefix = train.default_prefix(args).replace('models/', 'models/%s-' % args.dataset, 1)
-    fit.fit(args, train.get_network)
+    return args
+
+
+def main():
+    fit.fit(parse_args(), train.get_network)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ from common import data, fit, train
 from common.cli import run
 
 
-def main():
+def parse_args(argv=None):
     parser = train.make_parser(__doc__.split('\n')[0])
     parser.add_argument('--data-dir', type=str, default='',
                         help='folder holding train.rec/.idx and val.rec/.idx (overrides '
@@ -33,13 +33,17 @@ def main():
         batch_size=96, optimizer='sgd', initializer='xavier', top_k=5,
         min_random_scale=0.533, max_random_scale=1.0, rgb_mean='123.68,116.779,103.939',
         rgb_std='1,1,1', val_resize=256, data_nthreads=8, disp_batches=50)
-    args = data.parse_args(parser)
+    args = data.parse_args(parser, argv)
     if args.data_dir:
         args.data_train = os.path.join(args.data_dir, 'train.rec')
         args.data_val = os.path.join(args.data_dir, 'val.rec')
     if not args.model_prefix:
         args.model_prefix = train.default_prefix(args)
-    fit.fit(args, train.get_network)
+    return args
+
+
+def main():
+    fit.fit(parse_args(), train.get_network)
 
 
 if __name__ == '__main__':

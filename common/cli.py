@@ -21,7 +21,7 @@ def run(main):
     try:
         return main()
     except (UserError, NetworkConfigError) as err:
-        sys.stderr.write('error: %s\n' % err)
+        sys.stderr.write('error: %s\n' % ' '.join(str(err).split()))
         sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write('interrupted\n')

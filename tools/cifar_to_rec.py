@@ -31,11 +31,13 @@ LAYOUTS = {
     'cifar-100-python': (['train'], ['test'], b'fine_labels'),
 }
 
-# Everything a CIFAR pickle may reference: numpy's array reconstruction, nothing else.
+# Everything a CIFAR pickle may reference: numpy's array reconstruction, and the bytes
+# codec a Python 3 protocol-2 pickle uses for the array's raw data. Nothing else.
 ALLOWED_GLOBALS = {
     ('numpy.core.multiarray', '_reconstruct'),
     ('numpy', 'ndarray'),
     ('numpy', 'dtype'),
+    ('_codecs', 'encode'),
 }
 
 
@@ -81,8 +83,9 @@ def read_archive(archive):
     except FileNotFoundError:
         raise UserError('%s: no such file; download cifar-10-python.tar.gz or '
                         'cifar-100-python.tar.gz' % archive)
-    except (tarfile.TarError, OSError) as err:
-        raise UserError('%s is not a readable tar archive (%s)' % (archive, err))
+    except (tarfile.TarError, OSError):
+        raise UserError('%s is not a readable tar archive; download the python version '
+                        'archive again' % archive)
     with tar:
         check_members(archive, tar)
         files = {m.name: m for m in tar.getmembers() if m.isfile()}

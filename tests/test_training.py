@@ -1,0 +1,225 @@
+"""Training: schedule, recipes, a real short training, resume, checkpoints, many workers."""
+import os
+import re
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from common import fit
+from datasets import make_rec
+from helpers import ROOT, assert_one_line_error, run_script
+
+import train_cifar
+import train_imagenet
+
+
+def test_imagenet_recipe_lr_at_epoch_100():
+    args = train_imagenet.parse_args([])
+    steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    lr = fit.learning_rate(100, args.lr, args.num_epochs, args.lr_scheduler, args.lr_factor, steps)
+    assert lr == pytest.approx(0.045 * 0.98 ** 100, rel=1e-12)
+    assert fit.learning_rate(0.5, args.lr, args.num_epochs, 'multifactor', args.lr_factor,
+                             steps) == pytest.approx(0.045)
+
+
+def test_cifar_recipe_steps():
+    args = train_cifar.parse_args([])
+    steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    at = lambda e: fit.learning_rate(e, args.lr, args.num_epochs, 'multifactor', 0.1, steps)
+    assert [at(199.9), at(200), at(300), at(350), at(399)] == pytest.approx(
+        [0.1, 0.01, 0.001, 0.0001, 0.0001])
+
+
+def test_cosine_and_warmup():
+    lr = lambda e: fit.learning_rate(e, 0.4, 10, 'cosine', warmup_epochs=2, warmup_begin_lr=0.0)
+    assert lr(0) == 0 and lr(1) == pytest.approx(0.2) and lr(2) == pytest.approx(0.4)
+    assert lr(6) == pytest.approx(0.2) and lr(10) == pytest.approx(0)
+
+
+def test_scheduler_counts_updates_in_epochs():
+    sched = fit.EpochLRScheduler(10, base_lr=1.0, num_epochs=5, schedule='multifactor',
+                                 factor=0.5, steps=[1, 3])
+    assert [sched(0), sched(9), sched(10), sched(29), sched(30)] == [1, 1, 0.5, 0.5, 0.25]
+
+
+def test_recipe_defaults():
+    args = train_imagenet.parse_args([])
+    assert (args.network, args.num_epochs, args.lr, args.lr_factor, args.wd, args.batch_size,
+            args.mom, args.top_k) == ('igcv3', 480, 0.045, 0.98, 4e-5, 96, 0.9, 5)
+    assert (args.random_crop, args.random_mirror, args.max_random_h, args.max_random_s,
+            args.max_random_l) == (1, 1, 36, 50, 50)
+    assert (args.min_random_scale, args.max_random_scale, args.rgb_std) == (0.533, 1.0, '1,1,1')
+    assert args.model_prefix == 'models/igcv3' and args.val_resize == 256
+    c100 = train_cifar.parse_args(['--dataset', 'cifar100'])
+    assert (c100.num_classes, c100.rgb_mean, c100.batch_size, c100.pad_size) == (
+        100, '129.304,124.070,112.434', 64, 4)
+    assert c100.model_prefix == 'models/cifar100-igcv3'
+
+
+def test_aug_level_is_a_default_that_flags_override():
+    args = train_imagenet.parse_args(['--aug-level', '1', '--random-mirror', '0'])
+    assert (args.random_crop, args.random_mirror, args.max_random_h) == (1, 0, 0)
+    args = train_imagenet.parse_args(['--aug-level', '3', '--max-random-h', '10'])
+    assert (args.max_random_h, args.max_random_s, args.max_random_rotate_angle) == (10, 50, 10)
+
+
+@pytest.fixture(scope='module')
+def small_recs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('recs')
+    make_rec(folder / 'train', 256, 4, size=16, seed=0)
+    make_rec(folder / 'train512', 512, 4, size=16, seed=2)
+    make_rec(folder / 'val', 64, 4, size=16, seed=1)
+    return folder
+
+
+def train_args(recs, prefix, *extra):
+    return ['train_cifar.py', '--network', 'igcv3_0.5x', '--data-train', recs / 'train.rec',
+            '--num-classes', '4', '--num-examples', '256', '--image-shape', '3,16,16',
+            '--batch-size', '32', '--lr', '0.05', '--lr-step-epochs', '1', '--seed', '3',
+            '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64', '--pad-size', '2',
+            '--gpus=', '--data-nthreads', '1', '--data-val=', '--model-prefix', prefix] + list(extra)
+
+
+def test_short_training_learns_and_logs_like_mxnet(small_recs, tmp_path):
+    log = tmp_path / 'logs' / 'train.log'
+    args = train_args(small_recs, tmp_path / 'm', '--num-epochs', '3', '--lr-step-epochs=',
+                      '--data-val', small_recs / 'val.rec', '--disp-batches', '4',
+                      '--log-file', log)
+    args[args.index('--num-examples') + 1] = '512'
+    args[args.index('--data-train') + 1] = small_recs / 'train512.rec'
+    proc = run_script(*args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = log.read_text()
+    assert re.search(r'Epoch\[0\] Batch \[\d+-\d+\]\tSpeed: [\d.]+ samples/sec', text)
+    assert re.search(r'Epoch\[2\] Time cost=[\d.]+', text)
+    assert 'mxnet 1.9.1' in text and "'network': 'igcv3_0.5x'" in text
+    val = [float(v) for v in re.findall(r'Epoch\[\d+\] Validation-accuracy=([\d.]+)', text)]
+    assert len(val) == 3 and val[-1] > 0.6, val  # chance is 0.25
+    for name in ('m-symbol.json', 'm-0001.params', 'm-0001.states', 'm-0003.params'):
+        assert (tmp_path / name).exists(), name
+    png = tmp_path / 'curves.png'
+    proc = run_script('tools/plot_log.py', log, '-o', png)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def _params(path):
+    return {k: v.asnumpy() for k, v in mx.nd.load(str(path)).items()}
+
+
+def test_resume_reaches_the_same_weights(small_recs, tmp_path):
+    straight = run_script(*train_args(small_recs, tmp_path / 'a', '--num-epochs', '2'))
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    first = run_script(*train_args(small_recs, tmp_path / 'b', '--num-epochs', '1'))
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run_script(*train_args(small_recs, tmp_path / 'b', '--num-epochs', '2', '--resume'))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert 'Loaded optimizer state' in resumed.stderr
+    a, b = _params(tmp_path / 'a-0002.params'), _params(tmp_path / 'b-0002.params')
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    # The first epoch's step changed the rate: a resume that lost it would differ.
+    assert not np.allclose(_params(tmp_path / 'a-0001.params')['arg:fc_weight'], a['arg:fc_weight'])
+
+
+def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    prefix = str(tmp_path / 'ck')
+    sym = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=2, name='fc')
+    good = {'fc_weight': mx.nd.ones((2, 3)), 'fc_bias': mx.nd.zeros(2)}
+    fit.save_checkpoint(prefix, 1, sym, good, {})
+
+    real_save = mx.nd.save
+
+    def dying_save(path, data):
+        with open(path, 'wb') as f:
+            f.write(b'half a file')
+        raise OSError('disk full')
+    monkeypatch.setattr(mx.nd, 'save', dying_save)
+    with pytest.raises(OSError):
+        fit.save_checkpoint(prefix, 2, sym, good, {})
+    monkeypatch.setattr(mx.nd, 'save', real_save)
+    assert not os.path.exists(prefix + '-0002.params')
+    assert sorted(os.listdir(tmp_path)) == ['ck-0001.params', 'ck-symbol.json']
+    assert fit.last_complete_epoch(prefix) == 1
+    arg, _ = fit.load_params(prefix + '-0001.params')
+    np.testing.assert_array_equal(arg['fc_weight'].asnumpy(), np.ones((2, 3)))
+    # A truncated file under a finished name (written by another tool) is skipped too.
+    with open(prefix + '-0003.params', 'wb') as f:
+        f.write(b'\x00' * 10)
+    assert fit.last_complete_epoch(prefix) == 1
+
+
+def test_nan_loss_stops_with_a_clear_message(small_recs, tmp_path):
+    proc = run_script(*train_args(small_recs, tmp_path / 'n', '--num-epochs', '1', '--lr', '1e30'))
+    assert_one_line_error(proc, 'loss became NaN', 'lower --lr')
+    assert not (tmp_path / 'n-0001.params').exists()
+
+
+def test_benchmark_and_test_io_modes(small_recs, tmp_path):
+    proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--benchmark', '1',
+                      '--num-classes', '4', '--num-examples', '64', '--image-shape', '3,16,16',
+                      '--batch-size', '16', '--num-epochs', '1', '--gpus=',
+                      '--model-prefix', tmp_path / 'bench', '--disp-batches', '2')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'Epoch[0] Time cost=' in proc.stderr
+    proc = run_script(*train_args(small_recs, tmp_path / 'io', '--test-io', '1',
+                                  '--disp-batches', '2'))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r'Read 256 images at [\d.]+ samples/sec', proc.stderr)
+
+
+@pytest.mark.parametrize('change,needles', [
+    (['--data-train', '/nonexistent/train.rec'], ['/nonexistent/train.rec', 'no such file']),
+    (['--network', 'resnet'], ["unknown network 'resnet'"]),
+    (['--image-shape', '3,16'], ['--image-shape']),
+    (['--num-classes', '3'], ['label 3', '--num-classes 3']),
+    (['--batch-size', '512'], ['--batch-size 512']),
+    (['--kv-store', 'dist_sync'], ['tools/launch.py']),
+    (['--gpus', '0'], ['--gpus "" for the CPU']),
+])
+def test_user_errors_are_one_line(small_recs, tmp_path, change, needles):
+    args = train_args(small_recs, tmp_path / 'e', '--num-epochs', '1')
+    flag = change[0]
+    if flag in args:
+        args[args.index(flag) + 1] = change[1]
+    else:
+        args += change
+    assert_one_line_error(run_script(*args), *needles)
+
+
+def test_cifar_layout_is_the_default_for_cifar():
+    args = train_cifar.parse_args(['--network', 'mobilenetv2'])
+    sym = fit_network(args)
+    internals = sym.get_internals()
+    shapes = dict(zip(internals.list_outputs(), internals.infer_shape(data=(1, 3, 32, 32))[1]))
+    assert shapes['last-1x1-conv-relu6_output'][2:] == (4, 4)
+
+
+def fit_network(args):
+    from common import train
+    return train.get_network(args)
+
+
+def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
+    out = tmp_path / 'dist'
+    out.mkdir()
+    cmd = ['tools/launch.py', '-n', '2', '-s', '1', '--launcher', 'local', sys.executable,
+           os.path.join(ROOT, 'tests', 'dist_worker.py'), '--out', out, '--kv-store', 'dist_sync',
+           '--network', 'igcv3_0.5x', '--data-train', small_recs / 'train.rec',
+           '--num-classes', '4', '--num-examples', '256', '--image-shape', '3,16,16',
+           '--batch-size', '16', '--num-epochs', '2', '--lr', '0.02', '--seed', '1',
+           '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64', '--gpus=',
+           '--data-nthreads', '1', '--disp-batches', '2', '--model-prefix', tmp_path / 'd']
+    proc = run_script(*cmd, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    # Each worker ran its own part: 256 / (2 workers x 16) = 8 batches an epoch.
+    assert len(re.findall(r'Node\[1\] .*Epoch\[1\] Train-accuracy', log)) == 1
+    r0, r1 = _params(out / 'rank-0.params'), _params(out / 'rank-1.params')
+    assert set(r0) == set(r1) and len(r0) > 0
+    for k in r0:
+        np.testing.assert_array_equal(r0[k], r1[k], err_msg=k)
+    assert (tmp_path / 'd-0002.params').exists()
