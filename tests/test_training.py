@@ -161,10 +161,15 @@ def test_nan_loss_stops_with_a_clear_message(small_recs, tmp_path):
 def test_benchmark_and_test_io_modes(small_recs, tmp_path):
     proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--benchmark', '1',
                       '--num-classes', '4', '--num-examples', '64', '--image-shape', '3,16,16',
-                      '--batch-size', '16', '--num-epochs', '1', '--gpus=',
-                      '--model-prefix', tmp_path / 'bench', '--disp-batches', '2')
+                      '--batch-size', '16', '--num-epochs', '1',
+                      '--model-prefix', tmp_path / 'bench', '--disp-batches', '2',
+                      '--optimizer', 'nag', '--label-smoothing', '0.1', '--lr-scheduler', 'cosine',
+                      '--warmup-epochs', '0.5')
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'Epoch[0] Time cost=' in proc.stderr
+    assert '--gpus not given: using cpu(0)' in proc.stderr
+    symbol_json = (tmp_path / 'bench-symbol.json').read_text()
+    assert '"smooth_alpha": "0.1"' in symbol_json
     proc = run_script(*train_args(small_recs, tmp_path / 'io', '--test-io', '1',
                                   '--disp-batches', '2'))
     assert proc.returncode == 0, proc.stderr[-2000:]
