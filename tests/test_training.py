@@ -228,3 +228,23 @@ def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
     for k in r0:
         np.testing.assert_array_equal(r0[k], r1[k], err_msg=k)
     assert (tmp_path / 'd-0002.params').exists()
+
+
+def test_validation_is_a_center_crop_of_the_256_short_side(tmp_path):
+    """The upstream protocol on a 480-short-side record: resize to 256, center crop 224."""
+    import cv2
+    from common.recfile import AtomicRecordWriter
+    rng = np.random.RandomState(0)
+    img = cv2.GaussianBlur(rng.randint(0, 256, (480, 600, 3)).astype(np.uint8), (0, 0), 3)
+    with AtomicRecordWriter(str(tmp_path / 'val')) as w:
+        w.write(0, 0.0, cv2.imencode('.png', img)[1].tobytes())
+    args = train_imagenet.parse_args(['--data-train', str(tmp_path / 'val.rec'),
+                                      '--data-val', str(tmp_path / 'val.rec'),
+                                      '--batch-size', '1', '--rgb-mean', '0,0,0'])
+    from common import data
+    _, val = data.get_rec_iter(args)
+    got = next(iter(val)).data[0].asnumpy()[0].transpose(1, 2, 0)
+    small = cv2.resize(img, (320, 256), interpolation=cv2.INTER_LINEAR)
+    want = cv2.cvtColor(small[16:240, 48:272], cv2.COLOR_BGR2RGB).astype(np.float32)
+    assert got.shape == (224, 224, 3)
+    assert np.abs(got - want).mean() < 2.0
