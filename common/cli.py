@@ -1,15 +1,11 @@
-"""What every entry point shares: repository imports, logging, and clean user errors."""
+"""What every entry point shares: logging and clean user errors (no mxnet import here)."""
 import logging
 import sys
 
-from symbol import NetworkConfigError
+from .errors import UserError
 
 # MXNet's example scripts log this way; tools such as parse_log.py read the messages.
 LOG_FORMAT = '%(asctime)-15s %(message)s'
-
-
-class UserError(Exception):
-    """A mistake the user can fix; reported as one line, no traceback."""
 
 
 def setup_logging(level=logging.INFO):
@@ -20,7 +16,7 @@ def run(main):
     """Call ``main()``; a user error ends in one line on stderr and exit status 2."""
     try:
         return main()
-    except (UserError, NetworkConfigError) as err:
+    except UserError as err:
         sys.stderr.write('error: %s\n' % ' '.join(str(err).split()))
         sys.exit(2)
     except KeyboardInterrupt:

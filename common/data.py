@@ -6,13 +6,13 @@ before parsing, so a flag given on the command line always wins over its level.
 """
 import logging
 import os
-import struct
 import time
 
 import mxnet as mx
 import numpy as np
 
-from .cli import UserError
+from . import recordio
+from .errors import UserError
 
 # Presets of MXNet's example, cumulative: level 2 includes level 1.
 AUG_LEVELS = {
@@ -136,36 +136,13 @@ def _require_file(path, flag):
         raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
 
 
-# RecordIO framing: magic, then (continue flag << 29 | length); image records start with
-# IRHeader (flag, label, id, id2) where flag > 0 means that many float labels follow.
-_MAGIC = 0xced7230a
-_IR_HEADER = struct.Struct('<IfQQ')
-
-
 def read_labels(rec_path):
     """Labels of every record in a .rec, reading only the headers (seeking past images)."""
-    labels = []
-    size = os.path.getsize(rec_path)
-    with open(rec_path, 'rb') as f:
-        offset = 0
-        while offset < size:
-            f.seek(offset)
-            head = f.read(8 + _IR_HEADER.size)
-            if len(head) < 8:
-                raise UserError('%s: truncated record at byte %d; repack it with tools/im2rec.py'
-                                % (rec_path, offset))
-            magic, lrec = struct.unpack('<II', head[:8])
-            length = lrec & ((1 << 29) - 1)
-            if magic != _MAGIC or len(head) < 8 + _IR_HEADER.size or offset + 8 + length > size:
-                raise UserError('%s: corrupt or truncated record at byte %d; repack it with '
-                                'tools/im2rec.py' % (rec_path, offset))
-            flag, label, _, _ = _IR_HEADER.unpack(head[8:])
-            if flag > 0:
-                f.seek(offset + 8 + _IR_HEADER.size)
-                label = float(np.frombuffer(f.read(4), dtype=np.float32)[0])
-            labels.append(label)
-            offset += 8 + ((length + 3) // 4) * 4
-    return labels
+    try:
+        return [label for _, label, _ in recordio.scan_headers(rec_path)]
+    except recordio.CorruptRecordError as err:
+        raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
+                        % (rec_path, err))
 
 
 def check_labels(rec_path, num_classes, flag):

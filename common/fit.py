@@ -20,7 +20,8 @@ import mxnet as mx
 import numpy as np
 
 from . import data as data_mod
-from .cli import LOG_FORMAT, UserError
+from .cli import LOG_FORMAT
+from .errors import UserError
 
 SCHEDULES = ('multifactor', 'cosine')
 

@@ -1,7 +1,7 @@
 """Writing RecordIO files so that an interrupted write never looks finished."""
 import os
 
-import mxnet as mx
+from .recordio import IndexedRecordWriter, pack_image_record
 
 
 class AtomicRecordWriter(object):
@@ -21,17 +21,16 @@ class AtomicRecordWriter(object):
         folder = os.path.dirname(self.rec)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self.writer = mx.recordio.MXIndexedRecordIO(self.tmp_idx, self.tmp_rec, 'w')
+        self.writer = IndexedRecordWriter(self.tmp_rec, self.tmp_idx)
         return self
 
     def write(self, index, label, payload):
-        """One image record: ``payload`` is the encoded image (JPEG/PNG bytes)."""
-        header = mx.recordio.IRHeader(0, label, index, 0)
-        self.writer.write_idx(index, mx.recordio.pack(header, payload))
-        self.count += 1
+        """One image record: ``payload`` is the encoded image (JPEG/PNG bytes); ``label`` a
+        number or a sequence of numbers."""
+        self.write_packed(index, pack_image_record(label, index, payload))
 
     def write_packed(self, index, record):
-        self.writer.write_idx(index, record)
+        self.writer.write(index, record)
         self.count += 1
 
     def __exit__(self, exc_type, exc, tb):

@@ -8,12 +8,14 @@ import math
 
 import mxnet as mx
 
+from common.errors import UserError
+
 # Upstream layer names, kept so released checkpoints load by name.
 STEM = 'first-3x3-conv'
 LAST = 'last-1x1-conv'
 
 
-class NetworkConfigError(ValueError):
+class NetworkConfigError(UserError, ValueError):
     """A network was asked for with arguments it cannot be built with."""
 
 

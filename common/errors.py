@@ -1,0 +1,5 @@
+"""The error type of mistakes a user can fix (kept free of heavy imports)."""
+
+
+class UserError(Exception):
+    """A mistake the user can fix; entry points report it as one line, no traceback."""

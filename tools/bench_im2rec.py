@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Packing speed: our tools/im2rec.py against the im2rec.py in the mxnet wheel.
+
+    python tools/bench_im2rec.py --images 2000 --rounds 3 --json im2rec_bench.json
+
+Generates a folder of JPEGs of mixed sizes around 500x375 (smooth random content, so
+they compress like photographs), lists it once, then packs the same .lst with each tool
+(--resize 256 --num-thread 2 by default), alternating the tools round by round, and
+reports images/s of each and the ratio. Each tool runs as its own process, as users run
+it; the time includes that process's start.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from _path import ROOT
+from common.cli import run, setup_logging
+
+import cv2
+import numpy as np
+
+
+def make_images(folder, count, seed=0):
+    rng = np.random.RandomState(seed)
+    for i in range(count):
+        cls = os.path.join(folder, 'class%d' % (i % 10))
+        os.makedirs(cls, exist_ok=True)
+        h, w = rng.randint(300, 451), rng.randint(400, 601)
+        small = rng.randint(0, 256, (h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        img = cv2.add(img, rng.randint(0, 12, img.shape).astype(np.uint8))
+        cv2.imwrite(os.path.join(cls, '%05d.jpg' % i), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def wheel_im2rec():
+    import importlib.util
+    spec = importlib.util.find_spec('mxnet')
+    return os.path.join(os.path.dirname(spec.origin), 'tools', 'im2rec.py')
+
+
+def pack_once(tool, work, images, lst, flags):
+    out = os.path.join(work, os.path.basename(tool).replace('.py', '') + '_' + str(os.getpid()))
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(lst, os.path.join(out, 'bench.lst'))
+    start = time.time()
+    proc = subprocess.run([sys.executable, tool, os.path.join(out, 'bench'), images] + flags,
+                          capture_output=True, text=True, cwd=ROOT)
+    seconds = time.time() - start
+    if proc.returncode != 0 or not os.path.exists(os.path.join(out, 'bench.rec')):
+        raise RuntimeError('%s failed: %s' % (tool, proc.stderr[-500:]))
+    size = os.path.getsize(os.path.join(out, 'bench.rec'))
+    shutil.rmtree(out)
+    return seconds, size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--images', type=int, default=2000)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--resize', type=int, default=256)
+    parser.add_argument('--num-thread', type=int, default=2)
+    parser.add_argument('--json', type=str, default='', help='write the results here too')
+    args = parser.parse_args()
+    setup_logging()
+    work = tempfile.mkdtemp(prefix='im2rec-bench-')
+    try:
+        images = os.path.join(work, 'images')
+        make_images(images, args.images)
+        lst_prefix = os.path.join(work, 'bench')
+        subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'im2rec.py'), lst_prefix,
+                        images, '--list', '--recursive'], check=True, capture_output=True)
+        flags = ['--resize', str(args.resize), '--num-thread', str(args.num_thread)]
+        tools = {'ours': os.path.join(ROOT, 'tools', 'im2rec.py'), 'wheel': wheel_im2rec()}
+        times = {name: [] for name in tools}
+        for r in range(args.rounds):
+            for name in (('ours', 'wheel') if r % 2 == 0 else ('wheel', 'ours')):
+                seconds, size = pack_once(tools[name], work, images, lst_prefix + '.lst', flags)
+                times[name].append(seconds)
+                print('round %d %-5s %6.2f s  %7.1f images/s  %.1f MB'
+                      % (r, name, seconds, args.images / seconds, size / 1e6), flush=True)
+        best = {name: args.images / min(t) for name, t in times.items()}
+        result = {
+            'command': 'python tools/bench_im2rec.py --images %d --rounds %d --resize %d '
+                       '--num-thread %d' % (args.images, args.rounds, args.resize, args.num_thread),
+            'machine': '%s, %d cores, %s' % (platform.processor() or platform.machine(),
+                                             os.cpu_count(), platform.platform()),
+            'images_per_sec_best': best, 'seconds': times,
+            'ratio_ours_over_wheel': best['ours'] / best['wheel'],
+        }
+        print('ours %.1f images/s, wheel %.1f images/s, ratio %.2fx (best of %d rounds)'
+              % (best['ours'], best['wheel'], result['ratio_ours_over_wheel'], args.rounds))
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(result, f, indent=2)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    run(main)
