@@ -1,5 +1,7 @@
 """What every entry point shares: logging and clean user errors (no mxnet import here)."""
 import logging
+import os
+import platform
 import sys
 
 from .errors import UserError
@@ -22,3 +24,17 @@ def run(main):
     except KeyboardInterrupt:
         sys.stderr.write('interrupted\n')
         sys.exit(130)
+
+
+def machine_description():
+    """CPU model, core count and OS, for benchmark reports."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return '%s, %d cores, %s' % (model, os.cpu_count() or 1, platform.platform())

@@ -12,7 +12,6 @@ it; the time includes that process's start.
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import tempfile
 import time
 
 from _path import ROOT
-from common.cli import run, setup_logging
+from common.cli import machine_description, run, setup_logging
 
 import cv2
 import numpy as np
@@ -89,8 +88,7 @@ def main():
         result = {
             'command': 'python tools/bench_im2rec.py --images %d --rounds %d --resize %d '
                        '--num-thread %d' % (args.images, args.rounds, args.resize, args.num_thread),
-            'machine': '%s, %d cores, %s' % (platform.processor() or platform.machine(),
-                                             os.cpu_count(), platform.platform()),
+            'machine': machine_description(),
             'images_per_sec_best': best, 'seconds': times,
             'ratio_ours_over_wheel': best['ours'] / best['wheel'],
         }

@@ -1,0 +1,231 @@
+"""tools/im2rec.py: lists, packing, verification, and interoperability with MXNet's own."""
+import importlib.util
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+
+from common import recordio
+from common.recfile import AtomicRecordWriter
+from helpers import ROOT, assert_one_line_error, run_script
+
+WHEEL_IM2REC = os.path.join(os.path.dirname(importlib.util.find_spec('mxnet').origin),
+                            'tools', 'im2rec.py')
+
+
+def make_tree(root, per_class=6, classes=3, seed=0):
+    rng = np.random.RandomState(seed)
+    images = {}
+    for c in range(classes):
+        folder = os.path.join(root, 'class_%s' % 'abc'[c])
+        os.makedirs(folder, exist_ok=True)
+        for i in range(per_class):
+            h, w = rng.randint(40, 80), rng.randint(40, 80)
+            img = cv2.resize(rng.randint(0, 256, (h // 4, w // 4, 3)).astype(np.uint8), (w, h))
+            rel = os.path.join('class_%s' % 'abc'[c], '%02d.png' % i)
+            cv2.imwrite(os.path.join(root, rel), img)
+            images[rel] = (img, c)
+    return images
+
+
+def read_lst(path):
+    with open(path) as f:
+        return [line.rstrip('\n').split('\t') for line in f]
+
+
+def test_lists_match_the_wheels_and_split_by_ratio(tmp_path):
+    make_tree(tmp_path / 'img')
+    ours = run_script('tools/im2rec.py', tmp_path / 'o' / 'd', tmp_path / 'img', '--list',
+                      '--recursive', '--train-ratio', '0.5', '--test-ratio', '0.2')
+    assert ours.returncode == 0, ours.stderr
+    (tmp_path / 'w').mkdir()
+    wheel = run_script(WHEEL_IM2REC, tmp_path / 'w' / 'd', tmp_path / 'img', '--list',
+                       '--recursive', '--train-ratio', '0.5', '--test-ratio', '0.2')
+    assert wheel.returncode == 0, wheel.stderr
+    for part, size in (('train', 9), ('test', 3), ('val', 6)):
+        mine = read_lst(tmp_path / 'o' / ('d_%s.lst' % part))
+        assert mine == read_lst(tmp_path / 'w' / ('d_%s.lst' % part)), part
+        assert len(mine) == size
+    every = sum((read_lst(tmp_path / 'o' / ('d_%s.lst' % p)) for p in ('train', 'test', 'val')), [])
+    assert sorted(int(r[0]) for r in every) == list(range(18))
+    for index, label, rel in every:
+        assert float(label) == 'abc'.index(rel.split('/')[0][-1])
+    classes = (tmp_path / 'o' / 'd_classes.txt').read_text().split('\n')
+    assert classes[:3] == ['class_a\t0', 'class_b\t1', 'class_c\t2']
+
+
+def test_chunks_and_no_shuffle(tmp_path):
+    make_tree(tmp_path / 'img', per_class=3)
+    proc = run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive',
+                      '--chunks', '2', '--no-shuffle')
+    assert proc.returncode == 0, proc.stderr
+    first, second = read_lst(tmp_path / 'd_0.lst'), read_lst(tmp_path / 'd_1.lst')
+    assert [int(r[0]) for r in first + second] == list(range(9))
+    assert len(first) == 5
+
+
+def pack(tmp_path, *flags):
+    proc = run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', *flags)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_packed_records_read_back_through_mxnet(tmp_path):
+    images = make_tree(tmp_path / 'img')
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    proc = pack(tmp_path, '--encoding', '.png', '--num-thread', '2')
+    assert re.search(r'18 records, [\d.]+ MB, [\d.]+ images/s, 0 skipped', proc.stderr)
+    lst = {int(r[0]): r[2] for r in read_lst(tmp_path / 'd.lst')}
+    reader = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'd.idx'), str(tmp_path / 'd.rec'), 'r')
+    assert sorted(reader.keys) == sorted(lst)
+    for key, rel in lst.items():
+        header, img = mx.recordio.unpack_img(reader.read_idx(key))
+        assert header.id == key and header.label == images[rel][1]
+        np.testing.assert_array_equal(img, images[rel][0])
+    reader.close()
+    it = mx.io.ImageRecordIter(path_imgrec=str(tmp_path / 'd.rec'), path_imgidx=str(tmp_path / 'd.idx'),
+                               data_shape=(3, 40, 40), batch_size=18, shuffle=False)
+    labels = next(iter(it)).label[0].asnumpy()
+    keys_in_file = [int(line.split('\t')[0]) for line in (tmp_path / 'd.idx').read_text().splitlines()]
+    np.testing.assert_array_equal(labels, [images[lst[k]][1] for k in keys_in_file])
+
+
+def test_resize_center_crop_gray_and_pass_through(tmp_path):
+    images = make_tree(tmp_path / 'img', per_class=2)
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    lst = {int(r[0]): r[2] for r in read_lst(tmp_path / 'd.lst')}
+
+    def first_record():
+        reader = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'd.idx'), str(tmp_path / 'd.rec'), 'r')
+        key = reader.keys[0]
+        header, payload = mx.recordio.unpack(reader.read_idx(key))
+        reader.close()
+        return key, payload
+
+    pack(tmp_path, '--center-crop', '--resize', '32', '--color', '0')
+    key, payload = first_record()
+    img = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img.shape == (32, 32)
+    pack(tmp_path, '--pass-through')
+    key, payload = first_record()
+    assert payload == (tmp_path / 'img' / lst[key]).read_bytes()
+
+
+def test_pack_label_keeps_every_label(tmp_path):
+    make_tree(tmp_path / 'img', per_class=1, classes=2)
+    (tmp_path / 'd.lst').write_text('0\t1.0\t2.5\t3.0\tclass_a/00.png\n1\t4.0\t5.0\t6.0\tclass_b/00.png\n')
+    pack(tmp_path, '--pack-label')
+    reader = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'd.idx'), str(tmp_path / 'd.rec'), 'r')
+    header, _ = mx.recordio.unpack(reader.read_idx(0))
+    np.testing.assert_array_equal(header.label, [1.0, 2.5, 3.0])
+    assert header.flag == 3
+
+
+def test_corrupt_images_are_skipped_and_listed_or_fail_with_strict(tmp_path):
+    make_tree(tmp_path / 'img', per_class=3)
+    (tmp_path / 'img' / 'class_b' / 'zz.png').write_bytes(b'not a png')
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    proc = pack(tmp_path)
+    assert '9 records' in proc.stderr and '1 skipped: class_b/zz.png' in proc.stderr
+    os.remove(tmp_path / 'd.rec')
+    os.remove(tmp_path / 'd.idx')
+    proc = run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--strict')
+    assert_one_line_error(proc, '--strict', 'class_b/zz.png')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['d.lst', 'd_classes.txt', 'img']
+
+
+def test_killed_pack_leaves_nothing_that_looks_finished(tmp_path):
+    make_tree(tmp_path / 'img', per_class=200, classes=2)
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, 'tools/im2rec.py', str(tmp_path / 'd'),
+                             str(tmp_path / 'img'), '--encoding', '.png', '--quality', '9',
+                             '--resize', '400'], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob('d.tmp-*.rec')) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / 'd.rec').exists() and not (tmp_path / 'd.idx').exists()
+    assert list(tmp_path.glob('d.tmp-*.rec')), 'killed before it started writing'
+    pack(tmp_path)
+    assert not list(tmp_path.glob('d.tmp-*'))
+    assert run_script('tools/im2rec.py', '--verify', tmp_path / 'd').returncode == 0
+
+
+def test_wheel_records_verify_and_train_with_our_iterators(tmp_path):
+    make_tree(tmp_path / 'img', per_class=8, classes=2)
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    proc = run_script(WHEEL_IM2REC, tmp_path / 'd', tmp_path / 'img', '--resize', '32')
+    assert proc.returncode == 0, proc.stderr
+    proc = run_script('tools/im2rec.py', '--verify', tmp_path / 'd')
+    assert proc.returncode == 0, proc.stderr
+    assert 'per label 0: 8, 1: 8' in proc.stderr and 'OK' in proc.stderr
+    proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--data-train', tmp_path / 'd.rec',
+                      '--data-val', tmp_path / 'd.rec', '--num-classes', '2', '--num-examples', '16',
+                      '--batch-size', '8', '--num-epochs', '1', '--image-shape', '3,16,16',
+                      '--gpus=', '--model-prefix', tmp_path / 'm')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'Epoch[0] Validation-accuracy=' in proc.stderr
+
+
+def test_verify_finds_corruption_truncation_and_a_wrong_index(tmp_path):
+    make_tree(tmp_path / 'img', per_class=4, classes=2)
+    run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
+    pack(tmp_path)
+    rec = (tmp_path / 'd.rec').read_bytes()
+    idx = (tmp_path / 'd.idx').read_text()
+    offsets = [int(line.split('\t')[1]) for line in idx.splitlines()]
+
+    (tmp_path / 'd.rec').write_bytes(rec[:-50])
+    assert_one_line_error(run_script('tools/im2rec.py', '--verify', tmp_path / 'd'), 'truncated')
+
+    broken = bytearray(rec)
+    broken[offsets[3] + 60:offsets[3] + 400] = b'\xff' * 340
+    (tmp_path / 'd.rec').write_bytes(bytes(broken))
+    assert_one_line_error(run_script('tools/im2rec.py', '--verify', tmp_path / 'd'), 'does not decode')
+
+    (tmp_path / 'd.rec').write_bytes(rec)
+    (tmp_path / 'd.idx').write_text('\n'.join(idx.splitlines()[:-1]) + '\n')
+    assert_one_line_error(run_script('tools/im2rec.py', '--verify', tmp_path / 'd'), 'repack both')
+    lines = idx.splitlines()
+    lines[1] = lines[1].split('\t')[0] + '\t%d' % (offsets[1] + 4)
+    (tmp_path / 'd.idx').write_text('\n'.join(lines) + '\n')
+    assert_one_line_error(run_script('tools/im2rec.py', '--verify', tmp_path / 'd'), 'not the start')
+
+
+def test_payload_holding_the_magic_number_round_trips_through_mxnet(tmp_path):
+    magic = np.uint32(recordio.MAGIC).tobytes()
+    payloads = [b'abcd' + magic + b'efgh' + magic + b'xy', magic + b'1234', b'12' + magic, b'plain']
+    with AtomicRecordWriter(str(tmp_path / 'm')) as w:
+        for i, p in enumerate(payloads):
+            w.write(i, float(i), p)
+    reader = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'm.idx'), str(tmp_path / 'm.rec'), 'r')
+    for i, p in enumerate(payloads):
+        header, payload = mx.recordio.unpack(reader.read_idx(i))
+        assert payload == p and header.label == i
+    reader.close()
+    with open(tmp_path / 'm.rec', 'rb') as f:
+        offsets = [int(l.split('\t')[1]) for l in (tmp_path / 'm.idx').read_text().splitlines()]
+        for i, off in enumerate(offsets):
+            assert recordio.unpack_image_record(recordio.read_record_at(f, off))[3] == payloads[i]
+    assert [label for _, label, _ in recordio.scan_headers(str(tmp_path / 'm.rec'))] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize('args,needles', [
+    (['nope/d', 'nope/img', '--list'], ['no such folder']),
+    (['{t}/d', '{t}', '--list'], ['no images']),
+    (['{t}/d', '{t}'], ['no {t}/d*.lst']),
+    (['--verify', '{t}/missing'], ['missing.rec: no such file']),
+])
+def test_user_errors(tmp_path, args, needles):
+    args = [a.format(t=tmp_path) for a in args]
+    assert_one_line_error(run_script('tools/im2rec.py', *args), *[n.format(t=tmp_path) for n in needles])
