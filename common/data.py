@@ -173,8 +173,9 @@ def get_rec_iter(args, kv=None, epoch=0):
 
     Each epoch gets its own shuffle and augmentation seeds derived from --seed, so a run
     resumed at epoch N sees the same data order as an uninterrupted one. With several
-    workers each reads its part and the iterator is resized so that all of them run the
-    same number of batches (dist_sync would hang otherwise).
+    workers each trains on its part and the iterator is resized so that all of them run
+    the same number of batches (dist_sync would hang otherwise); every worker validates on
+    the whole validation set (the count of a part is not known, see common.evaluate).
     """
     shape = image_shape(args)
     mean = parse_floats(args.rgb_mean, 'rgb-mean')
@@ -185,8 +186,7 @@ def get_rec_iter(args, kv=None, epoch=0):
     common = dict(data_shape=shape, batch_size=args.batch_size, label_width=1,
                   mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
                   std_r=std[0], std_g=std[1], std_b=std[2],
-                  preprocess_threads=args.data_nthreads, num_parts=num_workers,
-                  part_index=rank, dtype='float32')
+                  preprocess_threads=args.data_nthreads, dtype='float32')
     aug = dict(rand_crop=args.random_crop, rand_mirror=args.random_mirror,
                random_h=args.max_random_h, random_s=args.max_random_s,
                random_l=args.max_random_l, max_aspect_ratio=args.max_random_aspect_ratio,
@@ -202,7 +202,8 @@ def get_rec_iter(args, kv=None, epoch=0):
         aug['min_aspect_ratio'] = args.min_random_aspect_ratio
     train = mx.io.ImageRecordIter(
         path_imgrec=args.data_train, path_imgidx=_index_path(args.data_train, args.data_train_idx),
-        shuffle=True, seed=seed, seed_aug=seed, round_batch=True, **dict(common, **aug))
+        shuffle=True, seed=seed, seed_aug=seed, round_batch=True, num_parts=num_workers,
+        part_index=rank, **dict(common, **aug))
     if num_workers > 1:
         train = mx.io.ResizeIter(train, batches_per_epoch(args, kv))
     val = None

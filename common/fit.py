@@ -20,6 +20,7 @@ import mxnet as mx
 import numpy as np
 
 from . import data as data_mod
+from . import evaluate
 from .cli import LOG_FORMAT
 from .errors import UserError
 
@@ -245,11 +246,7 @@ def setup_logging(log_file, rank=0):
 
 
 def _metrics(top_k):
-    metrics = [mx.metric.Accuracy()]
-    if top_k > 0:
-        metrics.append(mx.metric.TopKAccuracy(top_k=top_k))
-    metrics.append(mx.metric.CrossEntropy())
-    return mx.metric.CompositeEvalMetric(metrics)
+    return mx.metric.CompositeEvalMetric(evaluate.make_metrics(top_k) + [mx.metric.CrossEntropy()])
 
 
 def _initializer(name):
@@ -316,6 +313,7 @@ def fit(args, get_network, data_loader=None):
     if data_loader is None:
         data_loader = data_mod.get_synthetic_iter if args.benchmark else data_mod.get_rec_iter
 
+    val_count = None
     if not args.benchmark:
         if args.num_examples is None:
             raise UserError('--num-examples is required')
@@ -324,7 +322,7 @@ def fit(args, get_network, data_loader=None):
         count = data_mod.check_labels(args.data_train, args.num_classes, 'data-train')
         if args.data_val:
             data_mod._require_file(args.data_val, 'data-val')
-            data_mod.check_labels(args.data_val, args.num_classes, 'data-val')
+            val_count = data_mod.check_labels(args.data_val, args.num_classes, 'data-val')
         if count < args.num_examples:
             logging.warning('--num-examples %d but %s holds %d records; using %d',
                             args.num_examples, args.data_train, count, count)
@@ -435,6 +433,7 @@ def fit(args, get_network, data_loader=None):
                 checkpoint(done)
                 last_saved = done
             if val is not None:
-                for name, value in mod.score(val, metric):
+                evaluate.evaluate(mod, val, metric.metrics, val_count)
+                for name, value in metric.get_name_value():
                     logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
     return mod

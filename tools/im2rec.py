@@ -22,13 +22,13 @@ import glob
 import logging
 import os
 import random
-import sys
 import time
 
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import recordio
 from common.cli import UserError, run, setup_logging
+from common.progress import Progress
 from common.recfile import AtomicRecordWriter
 
 import cv2
@@ -170,33 +170,6 @@ def remove_stale_temporaries(out_prefix):
             os.remove(path)
         except PermissionError:
             pass
-
-
-class Progress(object):
-    """Records done, rate and ETA on stderr (a bar on a terminal, lines in a log)."""
-
-    def __init__(self, total, name):
-        self.total, self.name, self.done = total, name, 0
-        self.start = self.last = time.time()
-        self.tty = sys.stderr.isatty()
-
-    def update(self, n=1):
-        self.done += n
-        now = time.time()
-        if now - self.last < (0.2 if self.tty else 10) and self.done < self.total:
-            return
-        self.last = now
-        rate = self.done / max(now - self.start, 1e-9)
-        eta = (self.total - self.done) / rate if rate else 0
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        text = '%s [%s%s] %d/%d %.1f img/s ETA %ds' % (
-            self.name, '#' * filled, '.' * (width - filled), self.done, self.total, rate, eta)
-        if self.tty:
-            sys.stderr.write('\r' + text + ('\n' if self.done >= self.total else ''))
-            sys.stderr.flush()
-        else:
-            logging.info(text)
 
 
 def pack_list(args, lst_path, root):

@@ -1,0 +1,44 @@
+"""Scoring a bound Module on an iterator, every image counted exactly once."""
+import logging
+import time
+
+import mxnet as mx
+
+
+def make_metrics(top_k):
+    metrics = [mx.metric.Accuracy()]
+    if top_k > 0:
+        metrics.append(mx.metric.TopKAccuracy(top_k=top_k))
+    return metrics
+
+
+def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None):
+    """Run ``mod`` over the ``num_images`` images of ``data_iter`` updating ``metrics``;
+    returns (images, seconds).
+
+    MXNet 1.9's ImageRecordIter with round_batch=False fills the last batch with zero
+    images of label 0 and reports ``pad=0`` for it, and Module.score counts every row it
+    gets, so a plain score silently includes fake images. Here the first ``num_images``
+    rows (at most ``max_examples``) are counted, each once.
+    """
+    for m in metrics:
+        m.reset()
+    data_iter.reset()
+    limit = num_images if max_examples is None else min(num_images, max_examples)
+    count = 0
+    tic = time.time()
+    for batch in data_iter:
+        mod.forward(batch, is_train=False)
+        real = min(batch.data[0].shape[0] - (batch.pad or 0), limit - count)
+        outputs = [o[:real] for o in mod.get_outputs()]
+        labels = [l[:real] for l in batch.label]
+        for m in metrics:
+            m.update(labels, outputs)
+        count += real
+        if progress is not None:
+            progress.update(real)
+        if count >= limit:
+            break
+    seconds = time.time() - tic
+    logging.debug('scored %d images in %.2f s', count, seconds)
+    return count, seconds

@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint on a validation .rec: top-1 and top-k accuracy, images/s.
+
+    # the released IGCV3 (models/igcv3-0000.params; the graph is rebuilt from symbol/):
+    python score.py --model igcv3 --data-val data/imagenet/val.rec
+    # a checkpoint of yours, epoch 120:
+    python score.py --model models/igcv3 --load-epoch 120 --data-val data/imagenet/val.rec
+    # a CIFAR checkpoint: its input size, no resize, the dataset's mean/std
+    python score.py --model models/cifar10-igcv3 --load-epoch 400 --data-val data/cifar10/val.rec \\
+        --image-shape 3,32,32 --resize 0 --rgb-mean 125.307,122.950,113.865 --rgb-std 62.993,62.089,66.705
+
+The default protocol is the upstream one for the released model: shorter side resized to
+256, center crop 224, mean subtraction (123.68,116.779,103.939), no std.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common import checkpoint, evaluate
+from common.cli import UserError, run, setup_logging
+from common.data import check_labels, parse_floats
+from common.fit import get_devices
+from common.progress import Progress
+
+import mxnet as mx
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--model', required=True,
+                        help='checkpoint prefix (PREFIX-symbol.json, PREFIX-%%04d.params) or a '
+                             'registered network name (reads models/NAME-%%04d.params)')
+    parser.add_argument('--load-epoch', type=int, default=0, help='checkpoint number')
+    parser.add_argument('--data-val', required=True, help='validation .rec (its .idx beside it)')
+    parser.add_argument('--gpus', type=str, default=None,
+                        help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
+    parser.add_argument('--batch-size', type=int, default=32, help='images per batch')
+    parser.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939')
+    parser.add_argument('--rgb-std', type=str, default='1,1,1')
+    parser.add_argument('--image-shape', type=str, default='3,224,224', help='channels,height,width')
+    parser.add_argument('--resize', type=int, default=256,
+                        help='shorter side resized to this before the center crop (0: as packed)')
+    parser.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
+    parser.add_argument('--max-num-examples', type=int, default=None,
+                        help='score only the first N images')
+    parser.add_argument('--top-k', type=int, default=5, help='also report top-k accuracy (0: off)')
+    parser.add_argument('--no-fuse', action='store_true',
+                        help="bind the plain graph instead of MXNet's oneDNN conv+BN+ReLU fusion")
+    parser.add_argument('--json', action='store_true', help='print the results as JSON on stdout')
+    return parser.parse_args(argv)
+
+
+def image_shape_of(text):
+    try:
+        shape = tuple(int(v) for v in text.split(','))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) <= 0:
+        raise UserError("--image-shape '%s' must be channels,height,width" % text)
+    return shape
+
+
+def score(args):
+    """Score; returns a dict of the results."""
+    shape = image_shape_of(args.image_shape)
+    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+    if args.batch_size < 1:
+        raise UserError('--batch-size must be positive')
+    if not os.path.isfile(args.data_val):
+        raise UserError('--data-val %s: no such file; pack one with tools/im2rec.py' % args.data_val)
+    sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
+    classes = checkpoint.num_classes_of(arg)
+    total = check_labels(args.data_val, classes, 'data-val')
+    shown = total if args.max_num_examples is None else min(total, args.max_num_examples)
+    devices = get_devices(args.gpus)
+    fused = not args.no_fuse
+    mod = checkpoint.bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
+    idx = os.path.splitext(args.data_val)[0] + '.idx'
+    data = mx.io.ImageRecordIter(
+        path_imgrec=args.data_val, path_imgidx=idx if os.path.isfile(idx) else '',
+        data_shape=shape, batch_size=args.batch_size, shuffle=False, round_batch=False,
+        rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
+        mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
+        std_b=std[2], preprocess_threads=args.data_nthreads)
+    metrics = evaluate.make_metrics(args.top_k)
+    logging.info('scoring %s on %d images of %s (%s)', params_path, shown, args.data_val,
+                 'fused' if fused else 'not fused')
+    count, seconds = evaluate.evaluate(mod, data, metrics, total, args.max_num_examples,
+                                       Progress(shown, 'score'))
+    result = {'model': params_path, 'data': args.data_val, 'images': count,
+              'images_per_sec': count / max(seconds, 1e-9), 'fused': fused}
+    result.update(dict(m.get() for m in metrics))
+    return result, metrics
+
+
+def main():
+    setup_logging()
+    args = parse_args()
+    result, metrics = score(args)
+    logging.info('Finished with %f images per second', result['images_per_sec'])
+    for m in metrics:
+        logging.info(m.get())
+    if args.json:
+        sys.stdout.write(json.dumps(result, sort_keys=True) + '\n')
+
+
+if __name__ == '__main__':
+    run(main)
