@@ -21,7 +21,7 @@ import sys
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint, evaluate
 from common.cli import UserError, run, setup_logging
-from common.data import check_labels, parse_floats
+from common.data import check_labels, parse_floats, parse_image_shape
 from common.fit import get_devices
 from common.progress import Progress
 
@@ -54,19 +54,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def image_shape_of(text):
-    try:
-        shape = tuple(int(v) for v in text.split(','))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) <= 0:
-        raise UserError("--image-shape '%s' must be channels,height,width" % text)
-    return shape
-
-
 def score(args):
     """Score; returns a dict of the results."""
-    shape = image_shape_of(args.image_shape)
+    shape = parse_image_shape(args.image_shape)
     mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
     if args.batch_size < 1:
         raise UserError('--batch-size must be positive')
@@ -86,7 +76,7 @@ def score(args):
         rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
         mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
         std_b=std[2], preprocess_threads=args.data_nthreads)
-    metrics = evaluate.make_metrics(args.top_k)
+    metrics = evaluate.make_metrics(args.top_k, classes)
     logging.info('scoring %s on %d images of %s (%s)', params_path, shown, args.data_val,
                  'fused' if fused else 'not fused')
     count, seconds = evaluate.evaluate(mod, data, metrics, total, args.max_num_examples,

@@ -114,15 +114,20 @@ def parse_floats(text, name, count=3):
     return values
 
 
-def image_shape(args):
+def parse_image_shape(text):
+    """'3,224,224' -> (3, 224, 224), or a UserError naming --image-shape."""
     try:
-        shape = tuple(int(v) for v in args.image_shape.split(','))
+        shape = tuple(int(v) for v in text.split(','))
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) <= 0:
         raise UserError("--image-shape '%s' must be channels,height,width, e.g. 3,224,224"
-                        % args.image_shape)
+                        % text)
     return shape
+
+
+def image_shape(args):
+    return parse_image_shape(args.image_shape)
 
 
 def _index_path(rec, idx):

@@ -5,10 +5,13 @@ import time
 import mxnet as mx
 
 
-def make_metrics(top_k):
+def make_metrics(top_k, num_classes):
+    """Accuracy, and top-k accuracy when 0 < top_k < num_classes (else it would be 1)."""
     metrics = [mx.metric.Accuracy()]
-    if top_k > 0:
+    if 0 < top_k < num_classes:
         metrics.append(mx.metric.TopKAccuracy(top_k=top_k))
+    elif top_k >= num_classes:
+        logging.info('--top-k %d: not below the %d classes, so not reported', top_k, num_classes)
     return metrics
 
 

@@ -245,8 +245,9 @@ def setup_logging(log_file, rank=0):
         root.addHandler(handler)
 
 
-def _metrics(top_k):
-    return mx.metric.CompositeEvalMetric(evaluate.make_metrics(top_k) + [mx.metric.CrossEntropy()])
+def _metrics(top_k, num_classes):
+    return mx.metric.CompositeEvalMetric(evaluate.make_metrics(top_k, num_classes)
+                                         + [mx.metric.CrossEntropy()])
 
 
 def _initializer(name):
@@ -384,7 +385,7 @@ def fit(args, get_network, data_loader=None):
         logging.warning('no optimizer state for epoch %d: momentum restarts from zero',
                         begin_epoch)
 
-    metric = _metrics(args.top_k)
+    metric = _metrics(args.top_k, args.num_classes)
     speedometer = mx.callback.Speedometer(args.batch_size, args.disp_batches)
     save = args.model_prefix and kv.rank == 0
     last_saved = begin_epoch if begin_epoch else None

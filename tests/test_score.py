@@ -1,0 +1,144 @@
+"""score.py, tools/predict.py and checkpoint loading."""
+import json
+import re
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+import score
+import symbol
+from common import checkpoint, fit
+from datasets import make_rec
+from helpers import assert_one_line_error, run_script
+
+NORM = ['--image-shape', '3,16,16', '--resize', '0', '--rgb-mean', '128,128,128',
+        '--rgb-std', '64,64,64']
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A checkpoint trained by train_cifar.py and the validation accuracy it reported."""
+    folder = tmp_path_factory.mktemp('trained')
+    make_rec(folder / 'train', 512, 4, size=16, seed=0)
+    make_rec(folder / 'val', 100, 4, size=16, seed=5)  # 100: not a multiple of the batch
+    proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--data-train', folder / 'train.rec',
+                      '--data-val', folder / 'val.rec', '--num-classes', '4', '--num-examples', '512',
+                      '--batch-size', '32', '--num-epochs', '2', '--lr', '0.05', '--lr-step-epochs=',
+                      '--seed', '1', '--pad-size', '2', '--gpus=', '--model-prefix', folder / 'm',
+                      *[a for a in NORM if a not in ('--resize', '0')])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reported = float(re.findall(r'Epoch\[1\] Validation-accuracy=([\d.]+)', proc.stderr)[-1])
+    return folder, reported
+
+
+def test_score_matches_training_validation_and_counts_each_image_once(trained):
+    folder, reported = trained
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--batch-size', '32', '--top-k', '2', '--json', *NORM)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result['images'] == 100
+    assert result['accuracy'] == pytest.approx(reported, abs=1e-6)
+    assert result['accuracy'] * 100 == pytest.approx(round(result['accuracy'] * 100))
+    assert re.search(r'Finished with [\d.]+ images per second', proc.stderr)
+    assert "('accuracy', " in proc.stderr and "('top_k_accuracy_2', " in proc.stderr
+    # The same images in another batching give the same answer.
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--batch-size', '7', '--json', *NORM)
+    assert json.loads(proc.stdout)['accuracy'] == result['accuracy']
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--max-num-examples', '37', '--json', *NORM)
+    assert json.loads(proc.stdout)['images'] == 37
+
+
+def _outputs(mod, x):
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape[0])]), is_train=False)
+    return mod.get_outputs()[0].asnumpy()
+
+
+def test_fused_inference_gives_the_same_predictions(trained):
+    folder, _ = trained
+    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
+    x = np.random.RandomState(0).uniform(-2, 2, (64, 3, 16, 16)).astype(np.float32)
+    fused = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 64, (3, 16, 16), [mx.cpu()], True), x)
+    plain = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 64, (3, 16, 16), [mx.cpu()], False), x)
+    np.testing.assert_array_equal(fused.argmax(1), plain.argmax(1))
+    np.testing.assert_allclose(fused, plain, atol=1e-4)
+
+
+# SymbolBlock.imports itself warns while inferring types before it knows the input's.
+@pytest.mark.filterwarnings('ignore:Cannot decide type for the following arguments')
+def test_symbolblock_imports_give_the_module_outputs(trained):
+    folder, _ = trained
+    net = mx.gluon.SymbolBlock.imports(str(folder / 'm-symbol.json'), ['data', 'softmax_label'],
+                                       str(folder / 'm-0002.params'))
+    x = np.random.RandomState(1).uniform(-2, 2, (8, 3, 16, 16)).astype(np.float32)
+    gluon_out = net(mx.nd.array(x), mx.nd.zeros(8)).asnumpy()
+    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
+    module_out = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 8, (3, 16, 16), [mx.cpu()], False), x)
+    np.testing.assert_allclose(gluon_out, module_out, rtol=1e-5, atol=1e-6)
+
+
+def test_registered_name_rebuilds_the_graph_from_params_alone(trained, tmp_path, monkeypatch):
+    folder, _ = trained
+    arg, aux = fit.load_params(str(folder / 'm-0002.params'))
+    blob = {'arg:' + k: v for k, v in arg.items()}
+    blob.update({'aux:' + k: v for k, v in aux.items()})
+    mx.nd.save(str(tmp_path / 'igcv3_0.5x-0000.params'), blob)
+    monkeypatch.setattr(checkpoint, 'MODELS_DIR', str(tmp_path))
+    args = score.parse_args(['--model', 'IGCV3_0.5x', '--data-val', str(folder / 'val.rec'),
+                             '--gpus='] + NORM)
+    result, _ = score.score(args)
+    direct = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                        folder / 'val.rec', '--json', *NORM)
+    assert result['accuracy'] == json.loads(direct.stdout)['accuracy']
+    assert result['images'] == 100
+
+
+def test_predict_uses_score_preprocessing(trained, tmp_path):
+    import cv2
+    from common.recfile import AtomicRecordWriter
+    from datasets import class_image
+    folder, _ = trained
+    img = cv2.resize(class_image(2, 16, np.random.RandomState(0)), (24, 20))
+    cv2.imwrite(str(tmp_path / 'two.png'), img)
+    (tmp_path / 'names.txt').write_text('zero\none\ntwo\nthree\n')
+    proc = run_script('tools/predict.py', tmp_path / 'two.png', '--model', folder / 'm',
+                      '--load-epoch', '2', '--synset', tmp_path / 'names.txt', '--top-k', '3',
+                      '--json', '--image-shape', '3,16,16', '--resize', '16',
+                      '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64')
+    assert proc.returncode == 0, proc.stderr
+    top = json.loads(proc.stdout)['top']
+    assert len(top) == 3 and [t['name'] for t in top] == [['zero', 'one', 'two', 'three'][t['label']] for t in top]
+    # The same image through ImageRecordIter's validation path (what score.py reads).
+    with AtomicRecordWriter(str(tmp_path / 'one')) as w:
+        w.write(0, 2.0, cv2.imencode('.png', img)[1].tobytes())
+    it = mx.io.ImageRecordIter(path_imgrec=str(tmp_path / 'one.rec'), data_shape=(3, 16, 16),
+                               batch_size=1, resize=16, mean_r=128, mean_g=128, mean_b=128,
+                               std_r=64, std_g=64, std_b=64)
+    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
+    mod = checkpoint.bind_for_inference(sym, arg, aux, 1, (3, 16, 16), [mx.cpu()])
+    probs = _outputs(mod, next(iter(it)).data[0].asnumpy())[0]
+    for t in top:
+        assert t['probability'] == pytest.approx(float(probs[t['label']]), abs=2e-3)
+
+
+def test_missing_released_weights_point_to_models_readme(tmp_path):
+    make_rec(tmp_path / 'v', 4, 2, size=16)
+    proc = run_script('score.py', '--model', 'igcv3', '--data-val', tmp_path / 'v.rec')
+    assert_one_line_error(proc, 'igcv3-0000.params', 'models/README.md')
+
+
+def test_checkpoint_of_another_network_lists_the_differences(trained, tmp_path):
+    folder, _ = trained
+    sym = symbol.get_symbol('mobilenetv2', image_shape='3,16,16', num_classes=4)
+    sym.save(str(tmp_path / 'other-symbol.json'))
+    import shutil
+    shutil.copy(folder / 'm-0002.params', tmp_path / 'other-0002.params')
+    proc = run_script('score.py', '--model', tmp_path / 'other', '--load-epoch', '2',
+                      '--data-val', folder / 'val.rec', *NORM)
+    assert_one_line_error(proc, 'does not match the graph', 'wrong shape')
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '7',
+                      '--data-val', folder / 'val.rec', *NORM)
+    assert_one_line_error(proc, 'm-0007.params: no such checkpoint')

@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""Top-5 classes of images, with the same preprocessing as score.py.
+
+    python tools/predict.py cat.jpg dog.jpg --model igcv3 --synset synset.txt
+    python tools/predict.py digit.png --model models/digits-igcv3 --load-epoch 30 \\
+        --image-shape 3,32,32 --resize 0 --rgb-mean 0,0,0 --rgb-std 255,255,255
+
+--synset names the classes, one per line in label order (ImageNet's synset.txt: "n01440764
+tench, Tinca tinca"); without it the labels are printed as numbers.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+import _path  # noqa: F401
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common import checkpoint
+from common.cli import UserError, run, setup_logging
+from common.data import parse_floats, parse_image_shape
+from common.fit import get_devices
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
+    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--synset', type=str, default='', help='class names, one per line')
+    parser.add_argument('--gpus', type=str, default='', help="GPU list; '' for the CPU")
+    parser.add_argument('--image-shape', type=str, default='3,224,224')
+    parser.add_argument('--resize', type=int, default=256, help='shorter side before the center crop')
+    parser.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939')
+    parser.add_argument('--rgb-std', type=str, default='1,1,1')
+    parser.add_argument('--top-k', type=int, default=5)
+    parser.add_argument('--json', action='store_true', help='JSON lines on stdout')
+    return parser.parse_args(argv)
+
+
+def read_synset(path, classes):
+    if not path:
+        return [str(i) for i in range(classes)]
+    if not os.path.isfile(path):
+        raise UserError('--synset %s: no such file' % path)
+    with open(path) as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) != classes:
+        raise UserError('--synset %s has %d names but the model has %d classes'
+                        % (path, len(names), classes))
+    return names
+
+
+def main():
+    setup_logging()
+    args = parse_args()
+    shape = parse_image_shape(args.image_shape)
+    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+    sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
+    names = read_synset(args.synset, checkpoint.num_classes_of(arg))
+    mod = checkpoint.bind_for_inference(sym, arg, aux, 1, shape, get_devices(args.gpus))
+    for path in args.images:
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise UserError('%s: missing or not an image' % path)
+        x = checkpoint.preprocess(bgr, shape, args.resize, mean, std)
+        mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)]), is_train=False)
+        probs = mod.get_outputs()[0].asnumpy()[0]
+        top = np.argsort(-probs)[:args.top_k]
+        if args.json:
+            sys.stdout.write(json.dumps({'image': path, 'top': [
+                {'label': int(i), 'name': names[i], 'probability': float(probs[i])} for i in top]}) + '\n')
+        else:
+            sys.stdout.write('%s\n' % path)
+            for i in top:
+                sys.stdout.write('  %.4f  %s\n' % (probs[i], names[i]))
+
+
+if __name__ == '__main__':
+    run(main)
