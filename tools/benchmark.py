@@ -1,0 +1,220 @@
+#!/usr/bin/env python
+"""Speed of a registered network: training, inference (fused and not), data pipeline.
+
+    python tools/benchmark.py --network igcv3 --image-shape 3,224,224 --batch-size 32
+    python tools/benchmark.py --network igcv3 --image-shape 3,32,32 --num-classes 10 --json out.json
+    python tools/benchmark.py --network igcv3 --gpus 0 --dtype float16     # on a GPU machine
+
+Each measurement runs in a fresh process (so peak memory is its own), after warm-up
+iterations, and reports the median of the timed ones:
+- train: images/s of forward + backward + SGD update (the training step of common/fit.py);
+- infer: batch-1 latency (ms) and batch-N throughput (images/s), with MXNet's oneDNN
+  conv+BN+ReLU fusion (the CPU default) and without it;
+- data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
+  augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import _path  # noqa: F401
+from _path import ROOT
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common.cli import machine_description, run, setup_logging
+
+
+def _peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _devices(gpus):
+    import mxnet as mx
+    return [mx.gpu(int(i)) for i in gpus.split(',')] if gpus else [mx.cpu()]
+
+
+def _timed(step, warmup, iterations):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(iterations):
+        tic = time.time()
+        step()
+        times.append(time.time() - tic)
+    return statistics.median(times)
+
+
+def phase_train(args, shape):
+    import mxnet as mx
+    import numpy as np
+    import symbol
+    sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
+                            dtype=args.dtype)
+    mod = mx.mod.Module(sym, context=_devices(args.gpus))
+    mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
+             label_shapes=[('softmax_label', (args.batch_size,))])
+    mod.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
+    mod.init_optimizer(optimizer='sgd', optimizer_params={
+        'learning_rate': 0.01, 'momentum': 0.9, 'wd': 4e-5,
+        'multi_precision': args.dtype == 'float16'})
+    rng = np.random.RandomState(0)
+    batch = mx.io.DataBatch([mx.nd.array(rng.uniform(-1, 1, (args.batch_size,) + shape))],
+                            [mx.nd.array(rng.randint(0, args.num_classes, args.batch_size))])
+
+    def step():
+        mod.forward_backward(batch)
+        mod.update()
+        mx.nd.waitall()
+    seconds = _timed(step, args.warmup, args.iterations)
+    return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb()}
+
+
+def phase_infer(args, shape, fused):
+    import mxnet as mx
+    import numpy as np
+    import symbol
+    from common import checkpoint
+    sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
+                            dtype=args.dtype)
+    init = mx.mod.Module(sym, context=mx.cpu())
+    init.bind(data_shapes=[('data', (1,) + shape)], label_shapes=[('softmax_label', (1,))],
+              for_training=False)
+    init.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
+    arg, aux = init.get_params()
+    out = {}
+    rng = np.random.RandomState(0)
+    for batch_size, key in ((1, 'latency_ms'), (args.batch_size, 'images_per_sec')):
+        mod = checkpoint.bind_for_inference(sym, arg, aux, batch_size, shape,
+                                            _devices(args.gpus), fused)
+        batch = mx.io.DataBatch([mx.nd.array(rng.uniform(-1, 1, (batch_size,) + shape))],
+                                [mx.nd.zeros(batch_size)])
+
+        def step():
+            mod.forward(batch, is_train=False)
+            mod.get_outputs()[0].wait_to_read()
+        seconds = _timed(step, args.warmup, args.iterations)
+        out[key] = seconds * 1000 if batch_size == 1 else batch_size / seconds
+    out['peak_mb'] = _peak_mb()
+    return out
+
+
+def phase_data(args, shape):
+    import cv2
+    import numpy as np
+    from common import data
+    from common.recfile import AtomicRecordWriter
+    import train_cifar
+    import train_imagenet
+    folder = tempfile.mkdtemp(prefix='bench-data-')
+    rng = np.random.RandomState(0)
+    small = shape[1] <= 64
+    count = args.data_images
+    with AtomicRecordWriter(os.path.join(folder, 'd')) as writer:
+        for i in range(count):
+            if small:
+                h, w = 32, 32
+            else:
+                h, w = 480, int(480 * rng.uniform(1.0, 1.5))
+            img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8), (w, h))
+            writer.write(i, float(i % args.num_classes), cv2.imencode('.jpg', img)[1].tobytes())
+    recipe = train_cifar if small else train_imagenet
+    flags = ['--data-train', os.path.join(folder, 'd.rec'), '--batch-size', str(args.batch_size),
+             '--num-examples', str(count), '--num-classes', str(args.num_classes),
+             '--image-shape', ','.join(map(str, shape)), '--data-nthreads', str(os.cpu_count()),
+             '--seed', '0']
+    targs = recipe.parse_args(flags)
+    train, _ = data.get_rec_iter(targs)
+
+    def epoch():
+        train.reset()
+        for _ in train:
+            pass
+    seconds = _timed(epoch, 1, 3)
+    return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
+
+
+PHASES = ('train', 'infer_fused', 'infer_plain', 'data')
+
+
+def run_phase(args, phase):
+    cmd = [sys.executable, os.path.abspath(__file__), '--phase', phase] + args.passthrough
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed'}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(results, args):
+    rows = [
+        ('training images/s (fwd+bwd+update, batch %d)' % args.batch_size,
+         results['train'].get('train_images_per_sec')),
+        ('inference images/s, fused (batch %d)' % args.batch_size,
+         results['infer_fused'].get('images_per_sec')),
+        ('inference images/s, not fused (batch %d)' % args.batch_size,
+         results['infer_plain'].get('images_per_sec')),
+        ('inference latency ms, fused (batch 1)', results['infer_fused'].get('latency_ms')),
+        ('inference latency ms, not fused (batch 1)', results['infer_plain'].get('latency_ms')),
+        ('data pipeline images/s (training augmentations)',
+         results['data'].get('data_images_per_sec')),
+        ('peak memory MB (training)', results['train'].get('peak_mb')),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = ['%s  %s' % (name.ljust(width), '%.1f' % v if v is not None else 'failed')
+             for name, v in rows]
+    return '\n'.join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--network', default='igcv3')
+    parser.add_argument('--image-shape', default='3,224,224')
+    parser.add_argument('--num-classes', type=int, default=1000)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--iterations', type=int, default=5, help='timed iterations')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--data-images', type=int, default=512, help='images in the data test')
+    parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
+    parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
+    parser.add_argument('--phases', default=','.join(PHASES), help='which measurements')
+    parser.add_argument('--json', default='', help='write the results here too')
+    parser.add_argument('--phase', default='', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main():
+    setup_logging()
+    argv = sys.argv[1:]
+    args = parse_args(argv)
+    from common.data import parse_image_shape
+    shape = parse_image_shape(args.image_shape)
+    if args.phase:
+        fn = {'train': lambda: phase_train(args, shape),
+              'infer_fused': lambda: phase_infer(args, shape, True),
+              'infer_plain': lambda: phase_infer(args, shape, False),
+              'data': lambda: phase_data(args, shape)}[args.phase]
+        sys.stdout.write(json.dumps(fn()) + '\n')
+        return
+    args.passthrough = [a for a in argv if not a.startswith('--json')]
+    if '--json' in argv:
+        i = argv.index('--json')
+        args.passthrough = argv[:i] + argv[i + 2:]
+    wanted = [p for p in args.phases.split(',') if p]
+    results = {p: (run_phase(args, p) if p in wanted else {}) for p in PHASES}
+    report = {'command': 'python tools/benchmark.py ' + ' '.join(argv),
+              'machine': machine_description(), 'network': args.network,
+              'image_shape': args.image_shape, 'batch_size': args.batch_size,
+              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'results': results}
+    sys.stdout.write(table(results, args) + '\n')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == '__main__':
+    run(main)
