@@ -33,6 +33,10 @@ def add_fit_args(parser):
     train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
     train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
                        help='how the multiplier rounds widths (symbol/common.py)')
+    train.add_argument('--fast-group-conv', type=int, default=1,
+                       help='1: train grouped 1x1 convs as block-diagonal dense convs (same '
+                            'parameters and function, faster on CPUs); checkpoints keep the '
+                            'exact graph either way')
     train.add_argument('--gpus', type=str, default=None,
                        help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
                             "GPU, else the CPU")
@@ -302,7 +306,8 @@ def validate_args(args):
 
 
 def fit(args, get_network, data_loader=None):
-    """Train ``get_network(args)`` on ``data_loader(args, kv, epoch) -> (train, val)``."""
+    """Train ``get_network(args)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
+    checkpoints store ``get_network(args, exact=True)``, the graph with the released ops."""
     validate_args(args)
     kv = create_kvstore(args.kv_store)
     setup_logging(args.log_file, kv.rank)
@@ -358,6 +363,7 @@ def fit(args, get_network, data_loader=None):
         return None
 
     sym = get_network(args)
+    saved_sym = get_network(args, exact=True)
     steps = parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     scheduler = EpochLRScheduler(epoch_size, base_lr=args.lr, num_epochs=args.num_epochs,
                                  schedule=args.lr_scheduler, factor=args.lr_factor, steps=steps,
@@ -392,7 +398,7 @@ def fit(args, get_network, data_loader=None):
 
     def checkpoint(epoch):
         arg, aux = synced_params(mod)
-        save_checkpoint(args.model_prefix, epoch, sym, arg, aux,
+        save_checkpoint(args.model_prefix, epoch, saved_sym, arg, aux,
                         None if distributed else mod.save_optimizer_states)
 
     with _StopRequest() as stop:
@@ -425,7 +431,7 @@ def fit(args, get_network, data_loader=None):
                 if save:
                     # A partial epoch is saved under its own name, never as a finished one.
                     arg, aux = synced_params(mod)
-                    save_checkpoint(args.model_prefix + '-interrupted', epoch, sym, arg, aux)
+                    save_checkpoint(args.model_prefix + '-interrupted', epoch, saved_sym, arg, aux)
                 logging.info('Stopped by signal in epoch %d; resume from the last complete '
                              'checkpoint with --resume', epoch)
                 return None

@@ -15,9 +15,11 @@ def make_parser(description):
     return parser
 
 
-def get_network(args):
-    """The registered network for these flags (unknown keys are ignored by the builders)."""
+def get_network(args, exact=False):
+    """The registered network for these flags (unknown keys are ignored by the builders);
+    ``exact`` gives the released ops even when --fast-group-conv trains another form."""
     kwargs = dict(vars(args))
+    kwargs['fast_group_conv'] = bool(kwargs.get('fast_group_conv')) and not exact
     return symbol.get_symbol(kwargs.pop('network'), **kwargs)
 
 

@@ -48,6 +48,39 @@ def conv_bn(data, prefix, num_filter, kernel=1, stride=1, num_group=1, relu6=Fal
     return out
 
 
+def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False):
+    """The function of conv_bn(..., kernel=1, num_group=G) computed as a dense 1x1
+    convolution whose weight is the block-diagonal matrix assembled, inside the graph,
+    from the very same (num_filter, in_channels/G, 1, 1) parameter.
+
+    Same parameter name, shape and count; the zero blocks get no gradient. MXNet 1.9's
+    CPU backward of grouped 1x1 convolutions is slow, and oneDNN's dense one is not:
+    IGCV3 trains about 2.5x faster this way (tools/benchmark.py).
+    """
+    rows, cols = num_filter // num_group, in_channels // num_group
+    weight = mx.sym.Variable('%s-conv2d_weight' % prefix, shape=(num_filter, cols, 1, 1))
+    tiled = mx.sym.tile(mx.sym.reshape(weight, shape=(num_filter, cols)), reps=(1, num_group))
+    row_group = mx.sym.floor(mx.sym.reshape(mx.sym.arange(0, num_filter), shape=(num_filter, 1)) / rows)
+    col_group = mx.sym.floor(mx.sym.reshape(mx.sym.arange(0, in_channels), shape=(1, in_channels)) / cols)
+    dense = mx.sym.broadcast_mul(tiled, mx.sym.broadcast_equal(row_group, col_group))
+    dense = mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
+    out = mx.sym.Convolution(data=data, weight=dense, num_filter=num_filter, kernel=(1, 1),
+                             no_bias=True, name='%s-conv2d' % prefix)
+    out = mx.sym.BatchNorm(data=out, fix_gamma=False, use_global_stats=False, eps=1e-5,
+                           name='%s-batchnorm' % prefix)
+    if relu6:
+        out = mx.sym.clip(out, a_min=0, a_max=6, name='%s-relu6' % prefix)
+    return out
+
+
+def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False, fast=False):
+    """A grouped 1x1 conv -> BN [-> ReLU6]: the released op, or with ``fast`` its
+    block-diagonal dense equivalent (same parameters, same function)."""
+    if fast and 1 < num_group:
+        return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6)
+    return conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6)
+
+
 def channel_permutation(data, groups, prefix):
     """Interleave ``groups`` channel groups: output channel i*groups+j is input channel
     j*(C/groups)+i, so each group of the next group conv sees every previous group."""

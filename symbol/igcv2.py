@@ -25,7 +25,7 @@ import math
 
 import mxnet as mx
 
-from .common import build_network, channel_permutation, conv_bn, make_divisible
+from .common import build_network, channel_permutation, conv_bn, group_conv_bn, make_divisible
 from .igcv3 import IGCV3_D
 from .registry import register
 
@@ -40,20 +40,27 @@ def balanced_groups(in_channels, out_channels):
                key=lambda g: (abs(g - root), g))
 
 
-def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual):
+def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
+                fast=False):
     groups = balanced_groups(in_channels, out_channels)
     out = conv_bn(data, prefix + '-channelwise', in_channels, kernel=3, stride=stride,
                   num_group=in_channels)
-    out = conv_bn(out, prefix + '-group1', out_channels, num_group=groups, relu6=True)
+    out = group_conv_bn(out, prefix + '-group1', out_channels, in_channels, groups, relu6=True,
+                        fast=fast)
     out = channel_permutation(out, groups, prefix)
-    out = conv_bn(out, prefix + '-group2', out_channels, num_group=out_channels // groups)
+    out = group_conv_bn(out, prefix + '-group2', out_channels, out_channels,
+                        out_channels // groups, fast=fast)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
 
 
 @register('igcv2')
-def igcv2(width=WIDTH, **kwargs):
+def igcv2(width=WIDTH, fast_group_conv=False, **kwargs):
+    """``fast_group_conv``: group convs as block-diagonal dense convs (see symbol.igcv3)."""
     width = float(width)
     stages = tuple((t, make_divisible(c * width, 8), n, s) for t, c, n, s in IGCV3_D)
-    return build_network(igcv2_block, stages, align=8, igcv3_quirks=False, **kwargs)
+
+    def block(*args):
+        return igcv2_block(*args, fast=bool(fast_group_conv))
+    return build_network(block, stages, align=8, igcv3_quirks=False, **kwargs)

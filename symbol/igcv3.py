@@ -28,7 +28,8 @@ Deviations and choices, each deliberate:
 """
 import mxnet as mx
 
-from .common import NetworkConfigError, build_network, channel_permutation, conv_bn
+from .common import (NetworkConfigError, build_network, channel_permutation, conv_bn,
+                     group_conv_bn)
 from .registry import register
 
 # t, c, n, s
@@ -47,7 +48,7 @@ IGCV3_D_05 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 3, 2),
 
 
 def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
-                g1=2, g2=2):
+                g1=2, g2=2, fast=False):
     for what, channels, groups in (('input', in_channels, g1),
                                    ('expansion', expand_channels, g1),
                                    ('expansion', expand_channels, g2),
@@ -56,25 +57,27 @@ def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride
             raise NetworkConfigError(
                 '%s: %s channels %d not divisible by %d groups; pick another multiplier '
                 'or group count' % (prefix, what, channels, groups))
-    out = conv_bn(data, prefix + '-exp', expand_channels, num_group=g1)
+    out = group_conv_bn(data, prefix + '-exp', expand_channels, in_channels, g1, fast=fast)
     out = channel_permutation(out, g1, prefix)
     out = conv_bn(out, prefix + '-depthwise', expand_channels, kernel=3, stride=stride,
                   num_group=expand_channels, relu6=True)
-    out = conv_bn(out, prefix + '-linear', out_channels, num_group=g2)
+    out = group_conv_bn(out, prefix + '-linear', out_channels, expand_channels, g2, fast=fast)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
 
 
-def build_igcv3(stages, g1=2, g2=2, **kwargs):
-    """IGCV3 from a stage table; ``g1``/``g2`` are the group counts of the two 1x1 convs.
-    Other keyword arguments are those of ``common.build_network``."""
+def build_igcv3(stages, g1=2, g2=2, fast_group_conv=False, **kwargs):
+    """IGCV3 from a stage table; ``g1``/``g2`` are the group counts of the two 1x1 convs;
+    ``fast_group_conv`` computes them as block-diagonal dense convs (same parameters, same
+    function, faster training on the CPU). Other keyword arguments are those of
+    ``common.build_network``."""
     g1, g2 = int(g1), int(g2)
     if g1 < 1 or g2 < 1:
         raise NetworkConfigError('group counts must be at least 1, got g1=%d g2=%d' % (g1, g2))
 
     def block(*args):
-        return igcv3_block(*args, g1=g1, g2=g2)
+        return igcv3_block(*args, g1=g1, g2=g2, fast=bool(fast_group_conv))
     return build_network(block, stages, align=max(g1, g2), igcv3_quirks=True, **kwargs)
 
 

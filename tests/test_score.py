@@ -142,3 +142,19 @@ def test_checkpoint_of_another_network_lists_the_differences(trained, tmp_path):
     proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '7',
                       '--data-val', folder / 'val.rec', *NORM)
     assert_one_line_error(proc, 'm-0007.params: no such checkpoint')
+
+
+def test_fast_trained_checkpoint_gives_the_same_outputs_in_the_released_graph(trained):
+    """train_cifar.py trains the block-diagonal form; its checkpoint stores the graph with
+    the released grouped convs, and both forms give the same outputs on its weights."""
+    folder, _ = trained
+    saved = json.loads((folder / 'm-symbol.json').read_text())
+    assert not any(n['op'] == 'tile' for n in saved['nodes'])
+    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
+    fast = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4,
+                             fast_group_conv=True)
+    assert any(n['op'] == 'tile' for n in json.loads(fast.tojson())['nodes'])
+    x = np.random.RandomState(2).uniform(-2, 2, (16, 3, 16, 16)).astype(np.float32)
+    released = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 16, (3, 16, 16), [mx.cpu()], False), x)
+    fast_out = _outputs(checkpoint.bind_for_inference(fast, arg, aux, 16, (3, 16, 16), [mx.cpu()], False), x)
+    np.testing.assert_allclose(fast_out, released, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,9 @@
 
 Each measurement runs in a fresh process (so peak memory is its own), after warm-up
 iterations, and reports the median of the timed ones:
-- train: images/s of forward + backward + SGD update (the training step of common/fit.py);
+- train: images/s of forward + backward + SGD update (the training step of common/fit.py),
+  with the block-diagonal form of the grouped 1x1 convs that training uses, and
+  (train_exact) with the released grouped-conv ops;
 - infer: batch-1 latency (ms) and batch-N throughput (images/s), with MXNet's oneDNN
   conv+BN+ReLU fusion (the CPU default) and without it;
 - data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
@@ -49,12 +51,13 @@ def _timed(step, warmup, iterations):
     return statistics.median(times)
 
 
-def phase_train(args, shape):
+def phase_train(args, shape, fast):
     import mxnet as mx
     import numpy as np
     import symbol
     sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
-                            dtype=args.dtype)
+                            dtype=args.dtype, multiplier=args.multiplier,
+                            fast_group_conv=fast)
     mod = mx.mod.Module(sym, context=_devices(args.gpus))
     mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
              label_shapes=[('softmax_label', (args.batch_size,))])
@@ -80,7 +83,7 @@ def phase_infer(args, shape, fused):
     import symbol
     from common import checkpoint
     sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
-                            dtype=args.dtype)
+                            dtype=args.dtype, multiplier=args.multiplier)
     init = mx.mod.Module(sym, context=mx.cpu())
     init.bind(data_shapes=[('data', (1,) + shape)], label_shapes=[('softmax_label', (1,))],
               for_training=False)
@@ -138,7 +141,7 @@ def phase_data(args, shape):
     return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
 
 
-PHASES = ('train', 'infer_fused', 'infer_plain', 'data')
+PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data')
 
 
 def run_phase(args, phase):
@@ -153,6 +156,8 @@ def table(results, args):
     rows = [
         ('training images/s (fwd+bwd+update, batch %d)' % args.batch_size,
          results['train'].get('train_images_per_sec')),
+        ('training images/s, released grouped-conv ops',
+         results['train_exact'].get('train_images_per_sec')),
         ('inference images/s, fused (batch %d)' % args.batch_size,
          results['infer_fused'].get('images_per_sec')),
         ('inference images/s, not fused (batch %d)' % args.batch_size,
@@ -175,6 +180,7 @@ def parse_args(argv=None):
     parser.add_argument('--network', default='igcv3')
     parser.add_argument('--image-shape', default='3,224,224')
     parser.add_argument('--num-classes', type=int, default=1000)
+    parser.add_argument('--multiplier', type=float, default=1.0)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--iterations', type=int, default=5, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
@@ -194,7 +200,8 @@ def main():
     from common.data import parse_image_shape
     shape = parse_image_shape(args.image_shape)
     if args.phase:
-        fn = {'train': lambda: phase_train(args, shape),
+        fn = {'train': lambda: phase_train(args, shape, True),
+              'train_exact': lambda: phase_train(args, shape, False),
               'infer_fused': lambda: phase_infer(args, shape, True),
               'infer_plain': lambda: phase_infer(args, shape, False),
               'data': lambda: phase_data(args, shape)}[args.phase]
