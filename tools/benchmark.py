@@ -6,17 +6,22 @@
     python tools/benchmark.py --network igcv3 --gpus 0 --dtype float16     # on a GPU machine
 
 Each measurement runs in a fresh process (so peak memory is its own), after warm-up
-iterations, and reports the median of the timed ones:
+iterations, and reports the median of the timed ones; with --rounds N every measurement
+is repeated N times, the phases interleaved, and the medians reported:
 - train: images/s of forward + backward + SGD update (the training step of common/fit.py),
   with the block-diagonal form of the grouped 1x1 convs that training uses, and
   (train_exact) with the released grouped-conv ops;
 - infer: batch-1 latency (ms) and batch-N throughput (images/s), with MXNet's oneDNN
   conv+BN+ReLU fusion (the CPU default) and without it;
 - data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
-  augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs.
+  augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
+- --compare-torch: the same network in PyTorch, built from the same stage table
+  (tools/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
+  same way, and the ratios.
 """
 import argparse
 import json
+import logging
 import os
 import resource
 import statistics
@@ -28,7 +33,7 @@ import time
 import _path  # noqa: F401
 from _path import ROOT
 import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import machine_description, run, setup_logging
+from common.cli import UserError, machine_description, run, setup_logging
 
 
 def _peak_mb():
@@ -141,7 +146,42 @@ def phase_data(args, shape):
     return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
 
 
-PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data')
+def phase_torch(args, shape, train):
+    try:
+        import torch
+    except ImportError:
+        return {'skipped': 'torch is not installed (pip install -r requirements-bench.txt)'}
+    import torch_igcv3
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count()))
+    torch.manual_seed(0)
+    model = torch_igcv3.build(args.network, args.num_classes, shape)
+    x = torch.randn((args.batch_size,) + shape)
+    y = torch.randint(0, args.num_classes, (args.batch_size,))
+    if train:
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        seconds = _timed(step, args.warmup, args.iterations)
+        return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
+                'params': torch_igcv3.parameter_count(model), 'torch': torch.__version__}
+    model.eval()
+    out = {}
+    with torch.no_grad():
+        for batch_size, key in ((1, 'latency_ms'), (args.batch_size, 'images_per_sec')):
+            xb = x[:batch_size] if batch_size <= args.batch_size else torch.randn((batch_size,) + shape)
+            seconds = _timed(lambda: model(xb), args.warmup, args.iterations)
+            out[key] = seconds * 1000 if batch_size == 1 else batch_size / seconds
+    out['peak_mb'] = _peak_mb()
+    return out
+
+
+PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data', 'torch_train',
+          'torch_infer')
 
 
 def run_phase(args, phase):
@@ -152,7 +192,24 @@ def run_phase(args, phase):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median_of_rounds(rounds):
+    """{metric: median over rounds} of one phase's round results (numbers only)."""
+    if not rounds or any('error' in r or 'skipped' in r for r in rounds):
+        return next((r for r in rounds if 'error' in r or 'skipped' in r), {})
+    keys = [k for k, v in rounds[0].items() if isinstance(v, (int, float))]
+    out = {k: statistics.median(r[k] for r in rounds) for k in keys}
+    out.update({k: v for k, v in rounds[0].items() if not isinstance(v, (int, float))})
+    out['rounds'] = len(rounds)
+    return out
+
+
 def table(results, args):
+    def ratio(a, b):
+        return a / b if a and b else None
+    mx_train, th_train = results['train'].get('train_images_per_sec'), \
+        results['torch_train'].get('train_images_per_sec')
+    mx_infer, th_infer = results['infer_fused'].get('images_per_sec'), \
+        results['torch_infer'].get('images_per_sec')
     rows = [
         ('training images/s (fwd+bwd+update, batch %d)' % args.batch_size,
          results['train'].get('train_images_per_sec')),
@@ -167,10 +224,23 @@ def table(results, args):
         ('data pipeline images/s (training augmentations)',
          results['data'].get('data_images_per_sec')),
         ('peak memory MB (training)', results['train'].get('peak_mb')),
+        ('data pipeline / training consumption',
+         ratio(results['data'].get('data_images_per_sec'), mx_train)),
     ]
+    if args.compare_torch:
+        rows += [
+            ('PyTorch training images/s', th_train),
+            ('PyTorch inference images/s (batch %d)' % args.batch_size, th_infer),
+            ('PyTorch inference latency ms (batch 1)', results['torch_infer'].get('latency_ms')),
+            ('training speed, ours / PyTorch', ratio(mx_train, th_train)),
+            ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
+        ]
+        skipped = results['torch_train'].get('skipped')
+        if skipped:
+            rows.append(('PyTorch comparison skipped: ' + skipped, None))
     width = max(len(r[0]) for r in rows)
-    lines = ['%s  %s' % (name.ljust(width), '%.1f' % v if v is not None else 'failed')
-             for name, v in rows]
+    lines = ['%s  %s' % (name.ljust(width), ('%.2f' % v if v < 10 else '%.1f' % v)
+                         if v is not None else '-') for name, v in rows]
     return '\n'.join(lines)
 
 
@@ -187,7 +257,12 @@ def parse_args(argv=None):
     parser.add_argument('--data-images', type=int, default=512, help='images in the data test')
     parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
     parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
-    parser.add_argument('--phases', default=','.join(PHASES), help='which measurements')
+    parser.add_argument('--phases', default='train,train_exact,infer_fused,infer_plain,data',
+                        help='which measurements (torch_train,torch_infer with --compare-torch)')
+    parser.add_argument('--compare-torch', action='store_true',
+                        help='add the same network in PyTorch (optional torch), interleaved')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='repeat every measurement this many times, interleaved; medians')
     parser.add_argument('--json', default='', help='write the results here too')
     parser.add_argument('--phase', default='', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -204,7 +279,9 @@ def main():
               'train_exact': lambda: phase_train(args, shape, False),
               'infer_fused': lambda: phase_infer(args, shape, True),
               'infer_plain': lambda: phase_infer(args, shape, False),
-              'data': lambda: phase_data(args, shape)}[args.phase]
+              'data': lambda: phase_data(args, shape),
+              'torch_train': lambda: phase_torch(args, shape, True),
+              'torch_infer': lambda: phase_torch(args, shape, False)}[args.phase]
         sys.stdout.write(json.dumps(fn()) + '\n')
         return
     args.passthrough = [a for a in argv if not a.startswith('--json')]
@@ -212,8 +289,18 @@ def main():
         i = argv.index('--json')
         args.passthrough = argv[:i] + argv[i + 2:]
     wanted = [p for p in args.phases.split(',') if p]
-    results = {p: (run_phase(args, p) if p in wanted else {}) for p in PHASES}
-    report = {'command': 'python tools/benchmark.py ' + ' '.join(argv),
+    if args.compare_torch:
+        wanted += [p for p in ('torch_train', 'torch_infer') if p not in wanted]
+    unknown = [p for p in wanted if p not in PHASES]
+    if unknown:
+        raise UserError('unknown --phases %s: choose from %s' % (','.join(unknown), ','.join(PHASES)))
+    rounds = {p: [] for p in PHASES}
+    for r in range(args.rounds):
+        for p in wanted:
+            rounds[p].append(run_phase(args, p))
+            logging.info('round %d %s: %s', r, p, rounds[p][-1])
+    results = {p: median_of_rounds(rounds[p]) for p in PHASES}
+    report = {'command': 'python tools/benchmark.py ' + ' '.join(argv), 'rounds': rounds,
               'machine': machine_description(), 'network': args.network,
               'image_shape': args.image_shape, 'batch_size': args.batch_size,
               'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'results': results}

@@ -124,12 +124,12 @@ def main():
     step('plotting (tools/plot_log.py)', ['tools/plot_log.py', log, '-o', plot])
 
     with open(log) as f:
-        speeds = [float(v) for v in re.findall(r'Speed: ([\d.]+) samples/sec', f.read())]
+        epoch_seconds = [float(v) for v in re.findall(r'Epoch\[\d+\] Time cost=([\d.]+)', f.read())]
     summary = {
         'validation_top1': scored['accuracy'], 'validation_images': scored['images'],
         'train_images': n_train, 'val_images': n_val, 'epochs': args.epochs,
         'network': '%s x%g (CIFAR layout)' % (args.network, args.multiplier),
-        'train_images_per_sec': float(np.mean(speeds)) if speeds else None,
+        'train_images_per_sec': n_train * len(epoch_seconds) / sum(epoch_seconds),
         'wall_seconds': time.time() - start,
         'checkpoint': '%s-%04d.params' % (args.model_prefix, args.epochs),
         'curves': os.path.relpath(plot, ROOT), 'log': os.path.relpath(log, ROOT),
@@ -145,7 +145,7 @@ def main():
         '  training curves    %s\n'
         '  log                %s\n' % (
             summary['network'], n_train, args.epochs, 100 * summary['validation_top1'],
-            scored['images'], summary['wall_seconds'], summary['train_images_per_sec'] or 0,
+            scored['images'], summary['wall_seconds'], summary['train_images_per_sec'],
             summary['checkpoint'], summary['curves'], summary['log']))
 
 
