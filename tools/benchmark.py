@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -131,7 +132,8 @@ def phase_data(args, shape):
             img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8), (w, h))
             writer.write(i, float(i % args.num_classes), cv2.imencode('.jpg', img)[1].tobytes())
     recipe = train_cifar if small else train_imagenet
-    flags = ['--data-train', os.path.join(folder, 'd.rec'), '--batch-size', str(args.batch_size),
+    flags = ['--data-train', os.path.join(folder, 'd.rec'), '--data-val=',
+             '--batch-size', str(args.batch_size),
              '--num-examples', str(count), '--num-classes', str(args.num_classes),
              '--image-shape', ','.join(map(str, shape)), '--data-nthreads', str(os.cpu_count()),
              '--seed', '0']
@@ -143,6 +145,7 @@ def phase_data(args, shape):
         for _ in train:
             pass
     seconds = _timed(epoch, 1, 3)
+    shutil.rmtree(folder, ignore_errors=True)
     return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
 
 
