@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 REQUIREMENTS ?= requirements.txt
+# Optional tools' dependencies that the tests exercise (ONNX export).
+EXTRA_REQUIREMENTS ?= requirements-deploy.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -11,9 +13,9 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): $(REQUIREMENTS)
+$(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS) $(addprefix -r ,$(EXTRA_REQUIREMENTS))
 	$(PY) -c "import mxnet, numpy, cv2, gluoncv; print('mxnet', mxnet.__version__, 'numpy', numpy.__version__)"
 	touch $@
 

@@ -95,11 +95,14 @@ def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=Tr
     conv+BN+ReLU on the CPU (its default); False binds the plain graph."""
     previous = os.environ.get('MXNET_SUBGRAPH_BACKEND')
     os.environ['MXNET_SUBGRAPH_BACKEND'] = 'MKLDNN' if fused else 'NONE'
+    labelled = 'softmax_label' in sym.list_arguments()
     try:
-        mod = mx.mod.Module(sym, context=devices, label_names=['softmax_label'])
+        mod = mx.mod.Module(sym, context=devices,
+                            label_names=['softmax_label'] if labelled else None)
         mod.bind(data_shapes=[('data', (batch_size,) + tuple(image_shape))],
-                 label_shapes=[('softmax_label', (batch_size,))], for_training=False)
-        mod.set_params(arg, aux, allow_missing=False, allow_extra=False)
+                 label_shapes=[('softmax_label', (batch_size,))] if labelled else None,
+                 for_training=False)
+        mod.set_params(arg, aux, allow_missing=False, allow_extra=not labelled)
     finally:
         if previous is None:
             del os.environ['MXNET_SUBGRAPH_BACKEND']

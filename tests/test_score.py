@@ -12,24 +12,7 @@ from common import checkpoint, fit
 from datasets import make_rec
 from helpers import assert_one_line_error, run_script
 
-NORM = ['--image-shape', '3,16,16', '--resize', '0', '--rgb-mean', '128,128,128',
-        '--rgb-std', '64,64,64']
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """A checkpoint trained by train_cifar.py and the validation accuracy it reported."""
-    folder = tmp_path_factory.mktemp('trained')
-    make_rec(folder / 'train', 512, 4, size=16, seed=0)
-    make_rec(folder / 'val', 100, 4, size=16, seed=5)  # 100: not a multiple of the batch
-    proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--data-train', folder / 'train.rec',
-                      '--data-val', folder / 'val.rec', '--num-classes', '4', '--num-examples', '512',
-                      '--batch-size', '32', '--num-epochs', '2', '--lr', '0.05', '--lr-step-epochs=',
-                      '--seed', '1', '--pad-size', '2', '--gpus=', '--model-prefix', folder / 'm',
-                      *[a for a in NORM if a not in ('--resize', '0')])
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    reported = float(re.findall(r'Epoch\[1\] Validation-accuracy=([\d.]+)', proc.stderr)[-1])
-    return folder, reported
+from conftest import NORM
 
 
 def test_score_matches_training_validation_and_counts_each_image_once(trained):

@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Export a checkpoint to ONNX and check it with onnxruntime.
+
+    python tools/export_onnx.py --model igcv3 -o igcv3.onnx                     # released weights
+    python tools/export_onnx.py --model models/cifar10-igcv3 --load-epoch 400 \\
+        --image-shape 3,32,32 -o igcv3-cifar.onnx
+
+MXNet 1.9's exporter (mx.onnx, which needs onnx <= 1.18: requirements-deploy.txt) rejects
+the special reshape codes (-2, -3, -4) of the channel permutation and a SoftmaxOutput
+without its label. The exported graph therefore spells each permutation's reshape with
+explicit channel and spatial sizes (batch left free) and ends in a plain softmax on
+``fc``: the same function on the same parameters. The output is the class probabilities;
+the batch dimension is dynamic. Unless --no-check, onnxruntime runs the file on random
+inputs and its probabilities must match MXNet's within --tolerance with the same top-1.
+"""
+import argparse
+import json
+import logging
+import os
+
+import _path  # noqa: F401
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common import checkpoint
+from common.cli import UserError, run, setup_logging
+from common.data import parse_image_shape
+
+import mxnet as mx
+import numpy as np
+
+
+def exportable_symbol(sym, image_shape):
+    """The graph with explicit-shape permutations and softmax(fc) as its output."""
+    graph = json.loads(sym.tojson())
+    internals = sym.get_internals()
+    _, out_shapes, _ = internals.infer_shape(data=(1,) + tuple(image_shape))
+    shapes = dict(zip(internals.list_outputs(), out_shapes))
+    head = graph['nodes'][graph['heads'][0][0]]
+    for node in graph['nodes']:
+        if node['op'] == 'Reshape':
+            target = shapes[node['name'] + '_output']
+            node.setdefault('attrs', {})['shape'] = str((-1,) + tuple(target[1:]))
+    fixed = mx.sym.load_json(json.dumps(graph))
+    if head['op'] == 'SoftmaxOutput':
+        logits = graph['nodes'][head['inputs'][0][0]]['name']
+        fixed = mx.sym.softmax(fixed.get_internals()[logits + '_output'], axis=1, name='softmax')
+    return fixed
+
+
+def mxnet_probabilities(sym, arg, aux, x):
+    """MXNet's outputs of the plain (unfused) graph."""
+    mod = checkpoint.bind_for_inference(sym, arg, aux, x.shape[0], x.shape[1:], [mx.cpu()],
+                                        fused=False)
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)]), is_train=False)
+    return mod.get_outputs()[0].asnumpy()
+
+
+def onnx_probabilities(path, x):
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: not its notes on unused initializers
+    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x})[0]
+
+
+def export(sym, arg, aux, image_shape, out_path):
+    """Write ``out_path`` (atomically); returns the exportable symbol."""
+    try:
+        from mxnet import onnx as mx_onnx
+        import onnx  # noqa: F401
+    except ImportError as err:
+        raise UserError('ONNX export needs onnx and onnxruntime: pip install -r '
+                        'requirements-deploy.txt (%s)' % err)
+    fixed = exportable_symbol(sym, image_shape)
+    params = {k: v for k, v in list(arg.items()) + list(aux.items())
+              if k in fixed.list_arguments() + fixed.list_auxiliary_states()}
+    folder = os.path.dirname(out_path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    tmp = out_path + '.tmp.onnx'
+    try:
+        mx_onnx.export_model(fixed, params, in_shapes=[(1,) + tuple(image_shape)],
+                             in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
+                             dynamic_input_shapes=[(None,) + tuple(image_shape)])
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return fixed
+
+
+def check(fixed, arg, aux, path, image_shape, batch, tolerance, seed=0):
+    """onnxruntime against MXNet on random inputs; returns the max abs difference."""
+    x = np.random.RandomState(seed).uniform(-2, 2, (batch,) + tuple(image_shape)).astype(np.float32)
+    ours = mxnet_probabilities(fixed, arg, aux, x)
+    theirs = onnx_probabilities(path, x)
+    diff = float(np.abs(ours - theirs).max())
+    same_top1 = bool((ours.argmax(1) == theirs.argmax(1)).all())
+    logging.info('onnxruntime vs MXNet on %d random inputs: max |p diff| %.2e, same top-1: %s',
+                 batch, diff, same_top1)
+    if diff > tolerance or not same_top1:
+        raise UserError('the exported model disagrees with MXNet (max |p diff| %.2e, same top-1 '
+                        '%s); please report it' % (diff, same_top1))
+    return diff
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
+    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--image-shape', default='3,224,224', help='channels,height,width')
+    parser.add_argument('-o', '--output', required=True, help='ONNX file to write')
+    parser.add_argument('--no-check', action='store_true', help='skip the onnxruntime check')
+    parser.add_argument('--check-batch', type=int, default=4)
+    parser.add_argument('--tolerance', type=float, default=1e-4)
+    args = parser.parse_args()
+    setup_logging()
+    shape = parse_image_shape(args.image_shape)
+    sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
+    fixed = export(sym, arg, aux, shape, args.output)
+    logging.info('exported %s to %s', params_path, args.output)
+    if not args.no_check:
+        check(fixed, arg, aux, args.output, shape, args.check_batch, args.tolerance)
+
+
+if __name__ == '__main__':
+    run(main)

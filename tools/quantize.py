@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""INT8 quantization of a checkpoint with MXNet's oneDNN backend and calibration.
+
+    python tools/quantize.py --model models/digits-igcv3 --load-epoch 10 \\
+        --calib-data data/digits/digits_train.rec --image-shape 3,32,32 --resize 0 \\
+        --rgb-mean ... --rgb-std ... -o models/digits-igcv3-int8
+    python score.py --model models/digits-igcv3-int8 --data-val data/digits/digits_val.rec ...
+
+Writes OUT-symbol.json and OUT-0000.params, a checkpoint score.py and predict.py evaluate
+like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
+(quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
+1x1 convolutions cost IGCV3 15 points of accuracy on the digits demo (98.3% -> 80.6%,
+measured). So the grouped 1x1 convs are first rewritten as dense 1x1 convs with
+block-diagonal weights (the same function; the INT8 checkpoint stores those dense
+weights), which oneDNN quantizes well (98.6%) and runs 1.7x faster than FP32. Calibration reads
+--num-calib-examples images of --calib-data with the validation preprocessing:
+'naive' takes min/max of each layer's outputs, 'entropy' picks thresholds minimizing the
+KL divergence. The first convolution and the classifier stay in float32 (the usual
+choice: they hold little of the compute and much of the accuracy).
+"""
+import argparse
+import json
+import logging
+import os
+
+import _path  # noqa: F401
+import common  # noqa: F401  (thread defaults, before mxnet)
+from common import checkpoint
+from common.cli import UserError, run, setup_logging
+from common.data import parse_floats, parse_image_shape
+from common.fit import save_checkpoint
+
+import mxnet as mx
+import numpy as np
+
+
+def calibration_iter(args, shape):
+    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+    if not os.path.isfile(args.calib_data):
+        raise UserError('--calib-data %s: no such file; pack one with tools/im2rec.py'
+                        % args.calib_data)
+    idx = os.path.splitext(args.calib_data)[0] + '.idx'
+    return mx.io.ImageRecordIter(
+        path_imgrec=args.calib_data, path_imgidx=idx if os.path.isfile(idx) else '',
+        data_shape=shape, batch_size=args.batch_size, shuffle=True, seed=0,
+        rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
+        mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
+        std_b=std[2], preprocess_threads=args.data_nthreads)
+
+
+def dense_grouped_1x1(sym, arg):
+    """(symbol, arg_params) with every grouped 1x1 conv made dense, its weight the
+    block-diagonal matrix of the grouped one: the same function."""
+    graph = json.loads(sym.tojson())
+    arg = dict(arg)
+    for node in graph['nodes']:
+        attrs = node.get('attrs', {})
+        groups = int(attrs.get('num_group', '1'))
+        if node['op'] != 'Convolution' or groups == 1 or attrs.get('kernel') != '(1, 1)':
+            continue
+        name = node['name'] + '_weight'
+        weight = arg[name].asnumpy()
+        out_c, in_per_group = weight.shape[:2]
+        if out_c == groups and in_per_group == 1:
+            continue  # depthwise 1x1: nothing to gain
+        dense = np.zeros((out_c, in_per_group * groups, 1, 1), dtype=weight.dtype)
+        rows = out_c // groups
+        for g in range(groups):
+            dense[g * rows:(g + 1) * rows, g * in_per_group:(g + 1) * in_per_group] = \
+                weight[g * rows:(g + 1) * rows]
+        arg[name] = mx.nd.array(dense)
+        attrs['num_group'] = '1'
+    return mx.sym.load_json(json.dumps(graph)), arg
+
+
+def quantize(sym, arg, aux, calib, calib_mode, num_examples):
+    from mxnet.contrib.quantization import quantize_model_mkldnn
+    sym, arg = dense_grouped_1x1(sym, arg)
+    excluded = [n for n in ('first-3x3-conv-conv2d', 'fc') if n in sym.list_outputs()
+                or n + '_output' in sym.get_internals().list_outputs()]
+    qsym, qarg, qaux = quantize_model_mkldnn(
+        sym, arg, aux, ctx=mx.cpu(), excluded_sym_names=excluded, calib_mode=calib_mode,
+        calib_data=calib, num_calib_examples=num_examples, quantized_dtype='auto',
+        quantize_mode='smart', logger=logging.getLogger('quantize'))
+    return qsym, qarg, qaux
+
+
+def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
+    """Images/s of fused inference on random input (median of ``iterations`` batches)."""
+    import statistics
+    import time
+    mod = checkpoint.bind_for_inference(sym, arg, aux, batch_size, shape, [mx.cpu()])
+    batch = mx.io.DataBatch([mx.nd.array(np.random.RandomState(0).uniform(
+        -1, 1, (batch_size,) + shape))], [mx.nd.zeros(batch_size)])
+    times = []
+    for i in range(iterations + 2):
+        tic = time.time()
+        mod.forward(batch, is_train=False)
+        mod.get_outputs()[0].wait_to_read()
+        if i >= 2:
+            times.append(time.time() - tic)
+    return batch_size / statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
+    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--calib-data', required=True, help='.rec of calibration images')
+    parser.add_argument('--calib-mode', default='entropy', choices=('naive', 'entropy'))
+    parser.add_argument('--num-calib-examples', type=int, default=500)
+    parser.add_argument('--batch-size', type=int, default=50)
+    parser.add_argument('--image-shape', default='3,224,224')
+    parser.add_argument('--resize', type=int, default=256, help='shorter side before the crop')
+    parser.add_argument('--rgb-mean', default='123.68,116.779,103.939')
+    parser.add_argument('--rgb-std', default='1,1,1')
+    parser.add_argument('--data-nthreads', type=int, default=4)
+    parser.add_argument('-o', '--output', required=True, help='prefix of the INT8 checkpoint')
+    parser.add_argument('--benchmark', action='store_true',
+                        help='also measure FP32 and INT8 inference images/s (batch 50)')
+    args = parser.parse_args()
+    setup_logging()
+    shape = parse_image_shape(args.image_shape)
+    sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
+    calib = calibration_iter(args, shape)
+    qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, args.num_calib_examples)
+    save_checkpoint(args.output, 0, qsym, qarg, qaux)
+    logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
+                 args.calib_mode, args.num_calib_examples, args.calib_data, params_path,
+                 args.output)
+    if args.benchmark:
+        fp32 = inference_speed(sym, arg, aux, shape)
+        int8 = inference_speed(qsym, qarg, qaux, shape)
+        logging.info('inference, batch 50: FP32 %.1f images/s, INT8 %.1f images/s, speedup %.2fx',
+                     fp32, int8, int8 / fp32)
+
+
+if __name__ == '__main__':
+    run(main)
