@@ -12,7 +12,6 @@
 The default protocol is the upstream one for the released model: shorter side resized to
 256, center crop 224, mean subtraction (123.68,116.779,103.939), no std.
 """
-import argparse
 import json
 import logging
 import os
@@ -20,17 +19,15 @@ import sys
 
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint, evaluate
-from common.cli import UserError, run, setup_logging
-from common.data import check_labels, parse_floats, parse_image_shape
+from common.cli import ArgumentParser, UserError, run, setup_logging
+from common.data import check_labels, parse_floats, parse_image_shape, record_iter
 from common.fit import get_devices
 from common.progress import Progress
 
-import mxnet as mx
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True,
                         help='checkpoint prefix (PREFIX-symbol.json, PREFIX-%%04d.params) or a '
                              'registered network name (reads models/NAME-%%04d.params)')
@@ -70,8 +67,8 @@ def score(args):
     fused = not args.no_fuse
     mod = checkpoint.bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
     idx = os.path.splitext(args.data_val)[0] + '.idx'
-    data = mx.io.ImageRecordIter(
-        path_imgrec=args.data_val, path_imgidx=idx if os.path.isfile(idx) else '',
+    data = record_iter(
+        'data-val', path_imgrec=args.data_val, path_imgidx=idx if os.path.isfile(idx) else '',
         data_shape=shape, batch_size=args.batch_size, shuffle=False, round_batch=False,
         rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
         mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],

@@ -1,4 +1,5 @@
 """What every entry point shares: logging and clean user errors (no mxnet import here)."""
+import argparse
 import logging
 import os
 import platform
@@ -8,6 +9,18 @@ from .errors import UserError
 
 # MXNet's example scripts log this way; tools such as parse_log.py read the messages.
 LOG_FORMAT = '%(asctime)-15s %(message)s'
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with defaults shown in --help and a bad flag reported as one line."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', argparse.ArgumentDefaultsHelpFormatter)
+        super(ArgumentParser, self).__init__(*args, **kwargs)
+
+    def error(self, message):
+        sys.stderr.write('error: %s (see %s --help)\n' % (message, self.prog))
+        sys.exit(2)
 
 
 def setup_logging(level=logging.INFO):

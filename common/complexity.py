@@ -36,7 +36,6 @@ def complexity(sym, image_shape):
         if op == 'null':
             continue
         counts['ops'][op] = counts['ops'].get(op, 0) + 1
-        attrs = node.get('attrs', {})
         inputs = [nodes[i[0]]['name'] for i in node['inputs']]
         own = sum(int(np.prod(args[n])) for n in inputs[1:] if n in args)
         if op == 'Convolution':

@@ -134,6 +134,45 @@ def _index_path(rec, idx):
     return idx or os.path.splitext(rec)[0] + '.idx'
 
 
+def _existing_index(rec, idx, flag):
+    path = _index_path(rec, idx)
+    if os.path.isfile(path):
+        return path
+    if idx:
+        raise UserError('--%s-idx %s: no such file' % (flag, idx))
+    logging.warning('%s has no .idx beside it: records are read in file order; pack with '
+                    'tools/im2rec.py to get one', rec)
+    return ''
+
+
+def _read_error(flag, err):
+    detail = [l for l in str(err).splitlines() if l.strip()][-1]
+    return UserError('reading --%s failed (%s); find the bad record with tools/im2rec.py '
+                     '--verify' % (flag, detail.strip()[:200]))
+
+
+def record_iter(flag, **kwargs):
+    """mx.io.ImageRecordIter(**kwargs); it decodes its first batch at once, so a bad image
+    can fail here already: that ends in a UserError naming --flag."""
+    try:
+        return mx.io.ImageRecordIter(**kwargs)
+    except mx.base.MXNetError as err:
+        raise _read_error(flag, err)
+
+
+def safe_batches(data_iter, flag):
+    """Iterate ``data_iter``; an image the decoder cannot read ends in a UserError."""
+    it = iter(data_iter)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except mx.base.MXNetError as err:
+            raise _read_error(flag, err)
+        yield batch
+
+
 def _require_file(path, flag):
     if not path:
         raise UserError('--%s is required (a .rec made by tools/im2rec.py)' % flag)
@@ -150,8 +189,29 @@ def read_labels(rec_path):
                         % (rec_path, err))
 
 
+def check_index(rec_path, idx_path, flag):
+    """The .idx lists exactly the records of the .rec, each at a record's start."""
+    try:
+        starts = {offset for offset, _, _ in recordio.scan_headers(rec_path)}
+        with open(idx_path) as f:
+            offsets = [int(line.split('\t')[1]) for line in f if line.strip()]
+    except (ValueError, IndexError):
+        raise UserError('--%s: %s is not an index ("key<TAB>offset" lines); repack with '
+                        'tools/im2rec.py' % (flag, idx_path))
+    except recordio.CorruptRecordError as err:
+        raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
+                        % (rec_path, err))
+    if len(offsets) != len(starts) or not starts.issuperset(offsets):
+        raise UserError('--%s: %s does not match %s (%d entries for %d records); repack both '
+                        'with tools/im2rec.py' % (flag, idx_path, rec_path, len(offsets), len(starts)))
+
+
 def check_labels(rec_path, num_classes, flag):
-    """Every label an integer in [0, num_classes); returns the record count."""
+    """Every label an integer in [0, num_classes), and the .idx beside it (if any) in
+    agreement with the .rec; returns the record count."""
+    idx_path = _index_path(rec_path, '')
+    if os.path.isfile(idx_path):
+        check_index(rec_path, idx_path, flag)
     labels = np.asarray(read_labels(rec_path))
     if labels.size == 0:
         raise UserError('--%s %s holds no records; pack a non-empty dataset' % (flag, rec_path))
@@ -205,8 +265,9 @@ def get_rec_iter(args, kv=None, epoch=0):
                pca_noise=args.pca_noise, pad=args.pad_size, fill_value=args.fill_value)
     if args.min_random_aspect_ratio is not None:
         aug['min_aspect_ratio'] = args.min_random_aspect_ratio
-    train = mx.io.ImageRecordIter(
-        path_imgrec=args.data_train, path_imgidx=_index_path(args.data_train, args.data_train_idx),
+    train = record_iter(
+        'data-train', path_imgrec=args.data_train,
+        path_imgidx=_existing_index(args.data_train, args.data_train_idx, 'data-train'),
         shuffle=True, seed=seed, seed_aug=seed, round_batch=True, num_parts=num_workers,
         part_index=rank, **dict(common, **aug))
     if num_workers > 1:
@@ -214,8 +275,9 @@ def get_rec_iter(args, kv=None, epoch=0):
     val = None
     if args.data_val:
         _require_file(args.data_val, 'data-val')
-        val = mx.io.ImageRecordIter(
-            path_imgrec=args.data_val, path_imgidx=_index_path(args.data_val, args.data_val_idx),
+        val = record_iter(
+            'data-val', path_imgrec=args.data_val,
+            path_imgidx=_existing_index(args.data_val, args.data_val_idx, 'data-val'),
             shuffle=False, rand_crop=False, rand_mirror=False, round_batch=False,
             resize=args.val_resize if args.val_resize > 0 else -1, **common)
     return train, val

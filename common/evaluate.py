@@ -4,6 +4,8 @@ import time
 
 import mxnet as mx
 
+from .data import safe_batches
+
 
 def make_metrics(top_k, num_classes):
     """Accuracy, and top-k accuracy when 0 < top_k < num_classes (else it would be 1)."""
@@ -15,7 +17,8 @@ def make_metrics(top_k, num_classes):
     return metrics
 
 
-def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None):
+def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None,
+             flag='data-val'):
     """Run ``mod`` over the ``num_images`` images of ``data_iter`` updating ``metrics``;
     returns (images, seconds).
 
@@ -30,7 +33,7 @@ def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=No
     limit = num_images if max_examples is None else min(num_images, max_examples)
     count = 0
     tic = time.time()
-    for batch in data_iter:
+    for batch in safe_batches(data_iter, flag):
         mod.forward(batch, is_train=False)
         real = min(batch.data[0].shape[0] - (batch.pad or 0), limit - count)
         outputs = [o[:real] for o in mod.get_outputs()]

@@ -7,8 +7,8 @@ tools/plot_log.py read the logs.
 """
 import glob
 import logging
-import math
 import os
+import pickle
 import platform
 import random
 import re
@@ -21,6 +21,7 @@ import numpy as np
 
 from . import data as data_mod
 from . import evaluate
+from .schedule import EpochLRScheduler, learning_rate  # noqa: F401  (part of this API)
 from .cli import LOG_FORMAT
 from .errors import UserError
 
@@ -75,26 +76,12 @@ def add_fit_args(parser):
     train.add_argument('--top-k', type=int, default=0, help='also report top-k accuracy (0: off)')
     train.add_argument('--seed', type=int, default=None,
                        help='seed python, numpy, mxnet and the data iterators')
+    train.add_argument('--dist-timeout', type=float, default=600,
+                       help='distributed kvstores: stop with an error when no batch has '
+                            'finished for this many seconds (a peer died)')
     train.add_argument('--log-file', type=str, default='',
                        help='also log to this file (its folder is created)')
     return train
-
-
-def learning_rate(epoch, base_lr, num_epochs, schedule='multifactor', factor=0.1, steps=(),
-                  warmup_epochs=0.0, warmup_begin_lr=0.0):
-    """Learning rate at (fractional) ``epoch``.
-
-    multifactor: base_lr * factor ** (number of steps <= epoch); cosine: half a cosine from
-    base_lr down to 0 at num_epochs. A linear warm-up from warmup_begin_lr comes first.
-    """
-    if epoch < warmup_epochs:
-        return warmup_begin_lr + (base_lr - warmup_begin_lr) * epoch / warmup_epochs
-    if schedule == 'cosine':
-        span = max(num_epochs - warmup_epochs, 1e-12)
-        progress = min(max((epoch - warmup_epochs) / span, 0.0), 1.0)
-        return 0.5 * base_lr * (1 + math.cos(math.pi * progress))
-    passed = sum(1 for s in steps if s <= epoch + 1e-9)
-    return base_lr * factor ** passed
 
 
 def parse_step_epochs(text, num_epochs):
@@ -104,18 +91,6 @@ def parse_step_epochs(text, num_epochs):
         return sorted(int(s) for s in text.split(',') if s.strip())
     except ValueError:
         raise UserError("--lr-step-epochs '%s' must be comma-separated epochs or 'every'" % text)
-
-
-class EpochLRScheduler(mx.lr_scheduler.LRScheduler):
-    """``learning_rate`` evaluated at update ``num_update`` of ``epoch_size`` per epoch."""
-
-    def __init__(self, epoch_size, **schedule):
-        super(EpochLRScheduler, self).__init__(base_lr=schedule['base_lr'])
-        self.epoch_size = epoch_size
-        self.schedule = schedule
-
-    def __call__(self, num_update):
-        return learning_rate(num_update / float(self.epoch_size), **self.schedule)
 
 
 def checkpoint_paths(prefix, epoch):
@@ -163,6 +138,34 @@ def load_params(path):
     arg = {k[4:]: v for k, v in saved.items() if k.startswith('arg:')}
     aux = {k[4:]: v for k, v in saved.items() if k.startswith('aux:')}
     return arg, aux
+
+
+# What an optimizer state file written by Module.save_optimizer_states references.
+STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray')}
+
+
+class _StatesUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in STATES_GLOBALS:
+            raise UserError('refusing optimizer state that references %s.%s: a .states file '
+                            'holds only arrays; was it written by this project?' % (module, name))
+        return super(_StatesUnpickler, self).find_class(module, name)
+
+
+def check_states_file(path):
+    """Optimizer .states files are pickles, which can run code when loaded (MXNet's
+    Module.load_optimizer_states unpickles them as they are). Read the file first with an
+    unpickler that admits only NDArrays, refusing anything else, before MXNet loads it."""
+    try:
+        with open(path, 'rb') as f:
+            states = _StatesUnpickler(f).load()
+    except UserError:
+        raise
+    except Exception as err:
+        raise UserError('%s is not a readable optimizer state (%s); resume without it by '
+                        'removing it' % (path, err.__class__.__name__))
+    if not isinstance(states, dict):
+        raise UserError('%s is not an optimizer state written by this project' % path)
 
 
 def last_complete_epoch(prefix):
@@ -260,6 +263,42 @@ def _initializer(name):
     return mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2)
 
 
+class Watchdog(object):
+    """Ends the process when training makes no progress for ``timeout`` seconds.
+
+    MXNet's parameter server waits forever for a worker or server that died; with a
+    distributed kvstore every surviving worker would hang. ``touch()`` after each batch;
+    a thread checks and, past the timeout, logs the reason and exits with status 3.
+    """
+
+    def __init__(self, timeout, what):
+        import threading
+        self.timeout, self.what = timeout, what
+        self.last = time.time()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def touch(self, *unused):
+        self.last = time.time()
+
+    update = touch  # usable as the progress object of common.evaluate
+
+    def _watch(self):
+        while not self.stopped.wait(min(5.0, self.timeout / 4)):
+            idle = time.time() - self.last
+            if idle > self.timeout:
+                logging.error('no progress for %.0f s in %s: a worker, server or scheduler '
+                              'has probably died; stopping (see --dist-timeout)', idle, self.what)
+                sys.stderr.write('error: distributed training stalled for %.0f s (a peer died?); '
+                                 'resume with --resume once every node is up\n' % idle)
+                sys.stderr.flush()
+                os._exit(3)
+
+    def stop(self):
+        self.stopped.set()
+
+
 class TrainingDiverged(UserError):
     pass
 
@@ -309,6 +348,8 @@ def fit(args, get_network, data_loader=None):
     """Train ``get_network(args)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
     checkpoints store ``get_network(args, exact=True)``, the graph with the released ops."""
     validate_args(args)
+    watchdog = Watchdog(args.dist_timeout, '--kv-store %s' % args.kv_store) \
+        if 'dist' in args.kv_store else None
     kv = create_kvstore(args.kv_store)
     setup_logging(args.log_file, kv.rank)
     logging.info('start with arguments %s', vars(args))
@@ -385,6 +426,7 @@ def fit(args, get_network, data_loader=None):
     mod.init_optimizer(kvstore=kv, optimizer=args.optimizer, optimizer_params=optimizer_params)
     distributed = 'dist' in args.kv_store
     if states and os.path.isfile(states) and not distributed:
+        check_states_file(states)
         mod.load_optimizer_states(states)
         logging.info('Loaded optimizer state from %s', states)
     elif begin_epoch > 0:
@@ -403,16 +445,20 @@ def fit(args, get_network, data_loader=None):
 
     with _StopRequest() as stop:
         for epoch in range(begin_epoch, args.num_epochs):
+            if watchdog:
+                watchdog.touch()
             if epoch != begin_epoch:
                 train, val = data_loader(args, kv, epoch)
             metric.reset()
             tic = time.time()
             nbatch = 0
-            for nbatch, batch in enumerate(train):
+            for nbatch, batch in enumerate(data_mod.safe_batches(train, 'data-train')):
                 mod.forward_backward(batch)
                 mod.update()
                 mod.update_metric(metric, batch.label)
                 probs = mod.get_outputs()[0].asnumpy()
+                if watchdog:
+                    watchdog.touch()
                 if not np.isfinite(probs).all():
                     where = ('last good checkpoint: %s' % checkpoint_paths(
                         args.model_prefix, last_saved)[1]) if (save and last_saved) else \
@@ -439,8 +485,13 @@ def fit(args, get_network, data_loader=None):
             if save and (done % args.save_period == 0 or done == args.num_epochs):
                 checkpoint(done)
                 last_saved = done
+            if watchdog:
+                watchdog.touch()
             if val is not None:
-                evaluate.evaluate(mod, val, metric.metrics, val_count)
+                evaluate.evaluate(mod, val, metric.metrics, val_count, progress=watchdog)
                 for name, value in metric.get_name_value():
                     logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+    if watchdog:
+        # Still watching: leaving the parameter server waits on every peer too.
+        watchdog.touch()
     return mod

@@ -1,14 +1,14 @@
 """What train_imagenet.py and train_cifar.py share: the parser and the network from flags."""
-import argparse
 
 import symbol
+
+from .cli import ArgumentParser
 
 from . import data, fit
 
 
 def make_parser(description):
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=description)
     fit.add_fit_args(parser)
     data.add_data_args(parser)
     data.add_data_aug_args(parser)

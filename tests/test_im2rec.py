@@ -98,7 +98,7 @@ def test_packed_records_read_back_through_mxnet(tmp_path):
 
 
 def test_resize_center_crop_gray_and_pass_through(tmp_path):
-    images = make_tree(tmp_path / 'img', per_class=2)
+    make_tree(tmp_path / 'img', per_class=2)
     run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
     lst = {int(r[0]): r[2] for r in read_lst(tmp_path / 'd.lst')}
 

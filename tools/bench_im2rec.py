@@ -9,7 +9,6 @@ they compress like photographs), lists it once, then packs the same .lst with ea
 reports images/s of each and the ratio. Each tool runs as its own process, as users run
 it; the time includes that process's start.
 """
-import argparse
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ import tempfile
 import time
 
 from _path import ROOT
-from common.cli import machine_description, run, setup_logging
+from common.cli import ArgumentParser, machine_description, run, setup_logging
 
 import cv2
 import numpy as np
@@ -59,8 +58,7 @@ def pack_once(tool, work, images, lst, flags):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images', type=int, default=2000)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--resize', type=int, default=256)

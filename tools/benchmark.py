@@ -34,7 +34,7 @@ import time
 import _path  # noqa: F401
 from _path import ROOT
 import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import UserError, machine_description, run, setup_logging
+from common.cli import ArgumentParser, UserError, machine_description, run, setup_logging
 
 
 def _peak_mb():
@@ -248,8 +248,7 @@ def table(results, args):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--network', default='igcv3')
     parser.add_argument('--image-shape', default='3,224,224')
     parser.add_argument('--num-classes', type=int, default=1000)

@@ -10,7 +10,6 @@ archive to disk, reads only the members it needs, refuses archives with members 
 their folder or with links, and unpickles with a loader that admits only the numpy
 arrays the format is made of, refusing anything else.
 """
-import argparse
 import io
 import logging
 import pickle
@@ -19,7 +18,7 @@ import tarfile
 
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter
 
 import cv2
@@ -119,8 +118,7 @@ def write_split(prefix, images, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('archive', help='cifar-10-python.tar.gz or cifar-100-python.tar.gz')
     parser.add_argument('out', help='output folder for train.rec/.idx and val.rec/.idx')
     args = parser.parse_args()

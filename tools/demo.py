@@ -13,7 +13,6 @@
 6. prints a summary: validation top-1, wall time, training images/s, where things are.
 Each step is the repository's own command, run as a user would run it.
 """
-import argparse
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import time
 
 import _path  # noqa: F401
 from _path import ROOT
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 
 import cv2
 import numpy as np
@@ -71,8 +70,7 @@ def count_lines(path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--network', default='igcv3')
     parser.add_argument('--multiplier', type=float, default=1.0)
     parser.add_argument('--epochs', type=int, default=10)

@@ -13,7 +13,6 @@ explicit channel and spatial sizes (batch left free) and ends in a plain softmax
 the batch dimension is dynamic. Unless --no-check, onnxruntime runs the file on random
 inputs and its probabilities must match MXNet's within --tolerance with the same top-1.
 """
-import argparse
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import os
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.data import parse_image_shape
 
 import mxnet as mx
@@ -105,8 +104,7 @@ def check(fixed, arg, aux, path, image_shape, batch, tolerance, seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)
     parser.add_argument('--image-shape', default='3,224,224', help='channels,height,width')

@@ -15,7 +15,6 @@ ordered writer; progress with rate and ETA; unreadable images are skipped, count
 listed (--strict makes them an error); outputs are written under temporary names and
 renamed when complete; --verify checks a packed file.
 """
-import argparse
 import collections
 import concurrent.futures
 import glob
@@ -27,7 +26,7 @@ import time
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import recordio
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.progress import Progress
 from common.recfile import AtomicRecordWriter
 
@@ -273,8 +272,7 @@ def verify(prefix):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('prefix', nargs='?', help='prefix of the .lst and .rec files')
     parser.add_argument('root', nargs='?', help='folder holding the images')
     parser.add_argument('--verify', metavar='PREFIX',

@@ -9,10 +9,15 @@ The wheel's launcher starts the scheduler through dmlc_tracker, whose tracker po
 ``Thread.isAlive()``, removed in Python 3.9. This wrapper restores that name as an alias
 of ``Thread.is_alive`` and then runs the wheel's own launch.py unchanged, with the same
 arguments.
+
+With ``--launcher local`` it also supervises the job: when a worker or server exits with
+an error (a crash, or the stall watchdog of common/fit.py), the launcher stops every
+process of the job and exits non-zero, instead of waiting forever on the scheduler.
 """
 import importlib.util
 import os
 import runpy
+import signal
 import sys
 import threading
 
@@ -25,10 +30,51 @@ def wheel_launcher():
     return os.path.join(os.path.dirname(spec.origin), 'tools', 'launch.py')
 
 
+def _descendants(pid):
+    """PIDs below ``pid`` (Linux /proc)."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _supervise_local_jobs():
+    from dmlc_tracker import local
+    run_node = local.exec_cmd
+
+    def exec_cmd(cmd, num_attempt, role, taskid, pass_env):
+        try:
+            run_node(cmd, num_attempt, role, taskid, pass_env)
+        except BaseException:
+            sys.stderr.write('error: %s %d of the job exited with an error; stopping every '
+                             'process of the job\n' % (role, taskid))
+            sys.stderr.flush()
+            for pid in _descendants(os.getpid()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            os._exit(1)
+    local.exec_cmd = exec_cmd
+
+
 def main():
     if not hasattr(threading.Thread, 'isAlive'):
         threading.Thread.isAlive = threading.Thread.is_alive
     path = wheel_launcher()
+    if 'local' in sys.argv:
+        _supervise_local_jobs()
     sys.argv[0] = path
     runpy.run_path(path, run_name='__main__')
 

@@ -6,13 +6,12 @@
 Reads the log lines of common/fit.py (MXNet's formats): ``Epoch[e] Train-accuracy=``,
 ``Epoch[e] Validation-accuracy=`` and ``Epoch[e] Batch [a-b]\\tSpeed: N samples/sec``.
 """
-import argparse
 import logging
 import os
 import re
 
 import _path  # noqa: F401
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 
 TRAIN = re.compile(r'Epoch\[(\d+)\] Train-accuracy=([\d.eE+-]+)')
 VAL = re.compile(r'Epoch\[(\d+)\] Validation-accuracy=([\d.eE+-]+)')
@@ -66,7 +65,7 @@ def plot(curves, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('log', help='training log (--log-file of the training scripts)')
     parser.add_argument('-o', '--output', default='curves.png', help='PNG to write')
     args = parser.parse_args()

@@ -8,16 +8,14 @@
 --synset names the classes, one per line in label order (ImageNet's synset.txt: "n01440764
 tench, Tinca tinca"); without it the labels are printed as numbers.
 """
-import argparse
 import json
-import logging
 import os
 import sys
 
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.data import parse_floats, parse_image_shape
 from common.fit import get_devices
 
@@ -27,8 +25,7 @@ import numpy as np
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)

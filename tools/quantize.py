@@ -18,7 +18,6 @@ weights), which oneDNN quantizes well (98.6%) and runs 1.7x faster than FP32. Ca
 KL divergence. The first convolution and the classifier stay in float32 (the usual
 choice: they hold little of the compute and much of the accuracy).
 """
-import argparse
 import json
 import logging
 import os
@@ -26,8 +25,8 @@ import os
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint
-from common.cli import UserError, run, setup_logging
-from common.data import parse_floats, parse_image_shape
+from common.cli import ArgumentParser, UserError, run, setup_logging
+from common.data import parse_floats, parse_image_shape, record_iter
 from common.fit import save_checkpoint
 
 import mxnet as mx
@@ -40,8 +39,8 @@ def calibration_iter(args, shape):
         raise UserError('--calib-data %s: no such file; pack one with tools/im2rec.py'
                         % args.calib_data)
     idx = os.path.splitext(args.calib_data)[0] + '.idx'
-    return mx.io.ImageRecordIter(
-        path_imgrec=args.calib_data, path_imgidx=idx if os.path.isfile(idx) else '',
+    return record_iter(
+        'calib-data', path_imgrec=args.calib_data, path_imgidx=idx if os.path.isfile(idx) else '',
         data_shape=shape, batch_size=args.batch_size, shuffle=True, seed=0,
         rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
         mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
@@ -103,8 +102,7 @@ def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)
     parser.add_argument('--calib-data', required=True, help='.rec of calibration images')

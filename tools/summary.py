@@ -6,11 +6,10 @@
     python tools/summary.py --zoo --markdown                     # the README's network table
     python tools/summary.py --paper-tables                       # the paper's tables beside ours
 """
-import argparse
 
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.complexity import complexity
 import symbol
 
@@ -102,8 +101,7 @@ def network_summary(args, markdown):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--network', default='igcv3', help='one of ' + ', '.join(symbol.list_networks()))
     parser.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
     parser.add_argument('--width-rule', default='upstream', choices=symbol.common.WIDTH_RULES,
