@@ -405,6 +405,13 @@ def fit(args, get_network, data_loader=None):
 
     sym = get_network(args)
     saved_sym = get_network(args, exact=True)
+    if arg_params is not None:
+        from .checkpoint import check_params  # (checkpoint imports this module)
+        try:
+            check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
+                         checkpoint_paths(args.model_prefix, begin_epoch)[1])
+        except UserError as err:
+            raise UserError('--network %s cannot resume from it: %s' % (args.network, err))
     steps = parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     scheduler = EpochLRScheduler(epoch_size, base_lr=args.lr, num_epochs=args.num_epochs,
                                  schedule=args.lr_scheduler, factor=args.lr_factor, steps=steps,
@@ -421,8 +428,9 @@ def fit(args, get_network, data_loader=None):
         mod.init_params(_initializer(args.initializer), arg_params=arg_params,
                         aux_params=aux_params, allow_missing=arg_params is None)
     except (RuntimeError, ValueError, AssertionError, mx.base.MXNetError) as err:
+        detail = [l for l in str(err).splitlines() if l.strip()][-1]
         raise UserError('checkpoint of epoch %d does not fit --network %s: %s'
-                        % (begin_epoch, args.network, str(err).splitlines()[0]))
+                        % (begin_epoch, args.network, detail))
     mod.init_optimizer(kvstore=kv, optimizer=args.optimizer, optimizer_params=optimizer_params)
     distributed = 'dist' in args.kv_store
     if states and os.path.isfile(states) and not distributed:
