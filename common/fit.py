@@ -8,7 +8,6 @@ tools/plot_log.py read the logs.
 import glob
 import logging
 import os
-import pickle
 import platform
 import random
 import re
@@ -20,7 +19,7 @@ import mxnet as mx
 import numpy as np
 
 from . import data as data_mod
-from . import evaluate
+from . import evaluate, safe_pickle
 from .schedule import EpochLRScheduler, learning_rate  # noqa: F401  (part of this API)
 from .cli import LOG_FORMAT
 from .errors import UserError
@@ -144,21 +143,13 @@ def load_params(path):
 STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray')}
 
 
-class _StatesUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) not in STATES_GLOBALS:
-            raise UserError('refusing optimizer state that references %s.%s: a .states file '
-                            'holds only arrays; was it written by this project?' % (module, name))
-        return super(_StatesUnpickler, self).find_class(module, name)
-
-
 def check_states_file(path):
     """Optimizer .states files are pickles, which can run code when loaded (MXNet's
     Module.load_optimizer_states unpickles them as they are). Read the file first with an
     unpickler that admits only NDArrays, refusing anything else, before MXNet loads it."""
     try:
         with open(path, 'rb') as f:
-            states = _StatesUnpickler(f).load()
+            states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'))
     except UserError:
         raise
     except Exception as err:

@@ -41,7 +41,12 @@ def conv_bn(data, prefix, num_filter, kernel=1, stride=1, num_group=1, relu6=Fal
     out = mx.sym.Convolution(data=data, num_filter=num_filter, kernel=(kernel, kernel),
                              num_group=num_group, stride=(stride, stride), pad=pad,
                              no_bias=True, name='%s-conv2d' % prefix)
-    out = mx.sym.BatchNorm(data=out, fix_gamma=False, use_global_stats=False, eps=1e-5,
+    return bn_relu6(out, prefix, relu6)
+
+
+def bn_relu6(data, prefix, relu6):
+    """BatchNorm [-> ReLU6] after a convolution, with the released settings and names."""
+    out = mx.sym.BatchNorm(data=data, fix_gamma=False, use_global_stats=False, eps=1e-5,
                            name='%s-batchnorm' % prefix)
     if relu6:
         out = mx.sym.clip(out, a_min=0, a_max=6, name='%s-relu6' % prefix)
@@ -66,11 +71,7 @@ def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, rel
     dense = mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
     out = mx.sym.Convolution(data=data, weight=dense, num_filter=num_filter, kernel=(1, 1),
                              no_bias=True, name='%s-conv2d' % prefix)
-    out = mx.sym.BatchNorm(data=out, fix_gamma=False, use_global_stats=False, eps=1e-5,
-                           name='%s-batchnorm' % prefix)
-    if relu6:
-        out = mx.sym.clip(out, a_min=0, a_max=6, name='%s-relu6' % prefix)
-    return out
+    return bn_relu6(out, prefix, relu6)
 
 
 def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False, fast=False):

@@ -278,3 +278,48 @@ def test_stall_watchdog_ends_the_process():
     assert proc.returncode == 3
     assert 'error: distributed training stalled' in proc.stderr
     assert time.time() - tic < 15
+
+
+def _role_pids(root_pid, role):
+    """PIDs below ``root_pid`` started with DMLC_ROLE=role."""
+    import launch
+    found = []
+    for pid in launch._descendants(root_pid):
+        try:
+            with open('/proc/%d/environ' % pid, 'rb') as f:
+                if b'DMLC_ROLE=' + role.encode() + b'\x00' in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_dead_server_stops_the_workers_in_bounded_time(small_recs, tmp_path):
+    import signal
+    cmd = [sys.executable, 'tools/launch.py', '-n', '2', '-s', '1', '--launcher', 'local',
+           sys.executable, os.path.join(ROOT, 'tests', 'dist_worker.py'), '--out', str(tmp_path),
+           '--kv-store', 'dist_sync', '--network', 'igcv3_0.5x',
+           '--data-train', str(small_recs / 'train512.rec'), '--data-val=', '--num-classes', '4',
+           '--num-examples', '512', '--image-shape', '3,16,16', '--batch-size', '16',
+           '--num-epochs', '20', '--gpus=', '--data-nthreads', '1', '--disp-batches', '1',
+           '--model-prefix', str(tmp_path / 'd'), '--dist-timeout', '10']
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not _role_pids(proc.pid, 'server'):
+            time.sleep(0.2)
+        time.sleep(8)  # training is under way
+        servers = _role_pids(proc.pid, 'server')
+        assert servers and proc.poll() is None
+        tic = time.time()
+        for pid in servers:
+            os.kill(pid, signal.SIGKILL)
+        err = proc.communicate(timeout=120)[1]
+        assert time.time() - tic < 60
+        assert proc.returncode != 0
+        assert 'distributed training stalled' in err or 'exited with an error' in err, err[-2000:]
+        assert 'Epoch[0] Batch' in err  # it was training when the server died
+    finally:
+        if proc.poll() is None:
+            proc.kill()

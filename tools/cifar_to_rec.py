@@ -10,14 +10,13 @@ archive to disk, reads only the members it needs, refuses archives with members 
 their folder or with links, and unpickles with a loader that admits only the numpy
 arrays the format is made of, refusing anything else.
 """
-import io
 import logging
-import pickle
 import posixpath
 import tarfile
 
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
+from common import safe_pickle
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter
 
@@ -40,18 +39,11 @@ ALLOWED_GLOBALS = {
 }
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise UserError('refusing to unpickle %s.%s: CIFAR batches hold only numpy arrays; '
-                            'this archive is not the official one' % (module, name))
-        return super(_NumpyOnlyUnpickler, self).find_class(module, name)
-
-
 def safe_load_batch(raw):
     """A CIFAR batch dict from pickle bytes, admitting numpy arrays only."""
     try:
-        batch = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding='bytes').load()
+        batch = safe_pickle.load(raw, ALLOWED_GLOBALS, ('a CIFAR batch', 'numpy arrays'),
+                                 encoding='bytes')
     except UserError:
         raise
     except Exception as err:
