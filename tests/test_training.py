@@ -265,7 +265,9 @@ def test_dead_worker_stops_the_whole_job(small_recs, tmp_path):
     tic = time.time()
     proc = run_script(*cmd, timeout=240)
     assert proc.returncode != 0
-    assert 'worker 1 of the job exited with an error; stopping every process' in proc.stderr
+    # (the launcher numbers its tasks itself; they need not match the kvstore ranks)
+    assert re.search(r'worker \d of the job exited with an error; stopping every process',
+                     proc.stderr), proc.stderr[-2000:]
     assert time.time() - tic < 120
     assert not list(tmp_path.glob('rank-*.params'))
 
