@@ -305,23 +305,31 @@ def test_dead_server_stops_the_workers_in_bounded_time(small_recs, tmp_path):
            '--num-examples', '512', '--image-shape', '3,16,16', '--batch-size', '16',
            '--num-epochs', '20', '--gpus=', '--data-nthreads', '1', '--disp-batches', '1',
            '--model-prefix', str(tmp_path / 'd'), '--dist-timeout', '10']
+    import threading
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not _role_pids(proc.pid, 'server'):
+        deadline = time.time() + 180
+        while time.time() < deadline and not any('Epoch[0] Batch' in l for l in lines):
+            assert proc.poll() is None, ''.join(lines)[-2000:]
             time.sleep(0.2)
-        time.sleep(8)  # training is under way
         servers = _role_pids(proc.pid, 'server')
         assert servers and proc.poll() is None
         tic = time.time()
         for pid in servers:
             os.kill(pid, signal.SIGKILL)
-        err = proc.communicate(timeout=120)[1]
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+        err = ''.join(lines)
         assert time.time() - tic < 60
         assert proc.returncode != 0
         assert 'distributed training stalled' in err or 'exited with an error' in err, err[-2000:]
-        assert 'Epoch[0] Batch' in err  # it was training when the server died
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        reader.join(timeout=10)
+        proc.stderr.close()
