@@ -51,3 +51,17 @@ def machine_description():
     except OSError:
         pass
     return '%s, %d cores, %s' % (model, os.cpu_count() or 1, platform.platform())
+
+
+def median_seconds(step, warmup, iterations):
+    """Median wall time of ``step()`` over ``iterations`` calls after ``warmup`` calls."""
+    import statistics
+    import time
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(iterations):
+        tic = time.time()
+        step()
+        times.append(time.time() - tic)
+    return statistics.median(times)

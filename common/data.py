@@ -11,6 +11,8 @@ import time
 import mxnet as mx
 import numpy as np
 
+from symbol.common import parse_image_shape
+
 from . import recordio
 from .errors import UserError
 
@@ -114,19 +116,8 @@ def parse_floats(text, name, count=3):
     return values
 
 
-def parse_image_shape(text):
-    """'3,224,224' -> (3, 224, 224), or a UserError naming --image-shape."""
-    try:
-        shape = tuple(int(v) for v in text.split(','))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) <= 0:
-        raise UserError("--image-shape '%s' must be channels,height,width, e.g. 3,224,224"
-                        % text)
-    return shape
-
-
 def image_shape(args):
+    """--image-shape as (C, H, W); a malformed one is a UserError naming the flag."""
     return parse_image_shape(args.image_shape)
 
 
@@ -180,27 +171,26 @@ def _require_file(path, flag):
         raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
 
 
-def read_labels(rec_path):
-    """Labels of every record in a .rec, reading only the headers (seeking past images)."""
+def scan_records(rec_path):
+    """(offsets, labels) of every record in a .rec, reading only the headers (seeking
+    past the images)."""
     try:
-        return [label for _, label, _ in recordio.scan_headers(rec_path)]
+        heads = list(recordio.scan_headers(rec_path))
     except recordio.CorruptRecordError as err:
         raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
                         % (rec_path, err))
+    return [h[0] for h in heads], [h[1] for h in heads]
 
 
-def check_index(rec_path, idx_path, flag):
+def check_index(rec_path, idx_path, record_offsets, flag):
     """The .idx lists exactly the records of the .rec, each at a record's start."""
+    starts = set(record_offsets)
     try:
-        starts = {offset for offset, _, _ in recordio.scan_headers(rec_path)}
         with open(idx_path) as f:
             offsets = [int(line.split('\t')[1]) for line in f if line.strip()]
     except (ValueError, IndexError):
         raise UserError('--%s: %s is not an index ("key<TAB>offset" lines); repack with '
                         'tools/im2rec.py' % (flag, idx_path))
-    except recordio.CorruptRecordError as err:
-        raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
-                        % (rec_path, err))
     if len(offsets) != len(starts) or not starts.issuperset(offsets):
         raise UserError('--%s: %s does not match %s (%d entries for %d records); repack both '
                         'with tools/im2rec.py' % (flag, idx_path, rec_path, len(offsets), len(starts)))
@@ -209,10 +199,11 @@ def check_index(rec_path, idx_path, flag):
 def check_labels(rec_path, num_classes, flag):
     """Every label an integer in [0, num_classes), and the .idx beside it (if any) in
     agreement with the .rec; returns the record count."""
+    offsets, labels = scan_records(rec_path)
     idx_path = _index_path(rec_path, '')
     if os.path.isfile(idx_path):
-        check_index(rec_path, idx_path, flag)
-    labels = np.asarray(read_labels(rec_path))
+        check_index(rec_path, idx_path, offsets, flag)
+    labels = np.asarray(labels)
     if labels.size == 0:
         raise UserError('--%s %s holds no records; pack a non-empty dataset' % (flag, rec_path))
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes) | (labels != np.floor(labels)))

@@ -29,12 +29,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import _path  # noqa: F401
 from _path import ROOT
 import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import ArgumentParser, UserError, machine_description, run, setup_logging
+from common.cli import (ArgumentParser, UserError, machine_description, median_seconds, run,
+                        setup_logging)
 
 
 def _peak_mb():
@@ -44,17 +44,6 @@ def _peak_mb():
 def _devices(gpus):
     import mxnet as mx
     return [mx.gpu(int(i)) for i in gpus.split(',')] if gpus else [mx.cpu()]
-
-
-def _timed(step, warmup, iterations):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iterations):
-        tic = time.time()
-        step()
-        times.append(time.time() - tic)
-    return statistics.median(times)
 
 
 def phase_train(args, shape, fast):
@@ -79,7 +68,7 @@ def phase_train(args, shape, fast):
         mod.forward_backward(batch)
         mod.update()
         mx.nd.waitall()
-    seconds = _timed(step, args.warmup, args.iterations)
+    seconds = median_seconds(step, args.warmup, args.iterations)
     return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb()}
 
 
@@ -106,7 +95,7 @@ def phase_infer(args, shape, fused):
         def step():
             mod.forward(batch, is_train=False)
             mod.get_outputs()[0].wait_to_read()
-        seconds = _timed(step, args.warmup, args.iterations)
+        seconds = median_seconds(step, args.warmup, args.iterations)
         out[key] = seconds * 1000 if batch_size == 1 else batch_size / seconds
     out['peak_mb'] = _peak_mb()
     return out
@@ -144,7 +133,7 @@ def phase_data(args, shape):
         train.reset()
         for _ in train:
             pass
-    seconds = _timed(epoch, 1, 3)
+    seconds = median_seconds(epoch, 1, 3)
     shutil.rmtree(folder, ignore_errors=True)
     return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
 
@@ -169,7 +158,7 @@ def phase_torch(args, shape, train):
             opt.zero_grad()
             loss_fn(model(x), y).backward()
             opt.step()
-        seconds = _timed(step, args.warmup, args.iterations)
+        seconds = median_seconds(step, args.warmup, args.iterations)
         return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
                 'params': torch_igcv3.parameter_count(model), 'torch': torch.__version__}
     model.eval()
@@ -177,7 +166,7 @@ def phase_torch(args, shape, train):
     with torch.no_grad():
         for batch_size, key in ((1, 'latency_ms'), (args.batch_size, 'images_per_sec')):
             xb = x[:batch_size] if batch_size <= args.batch_size else torch.randn((batch_size,) + shape)
-            seconds = _timed(lambda: model(xb), args.warmup, args.iterations)
+            seconds = median_seconds(lambda: model(xb), args.warmup, args.iterations)
             out[key] = seconds * 1000 if batch_size == 1 else batch_size / seconds
     out['peak_mb'] = _peak_mb()
     return out

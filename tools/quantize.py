@@ -25,7 +25,7 @@ import os
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint
-from common.cli import ArgumentParser, UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging
 from common.data import parse_floats, parse_image_shape, record_iter
 from common.fit import save_checkpoint
 
@@ -86,19 +86,14 @@ def quantize(sym, arg, aux, calib, calib_mode, num_examples):
 
 def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
     """Images/s of fused inference on random input (median of ``iterations`` batches)."""
-    import statistics
-    import time
     mod = checkpoint.bind_for_inference(sym, arg, aux, batch_size, shape, [mx.cpu()])
     batch = mx.io.DataBatch([mx.nd.array(np.random.RandomState(0).uniform(
         -1, 1, (batch_size,) + shape))], [mx.nd.zeros(batch_size)])
-    times = []
-    for i in range(iterations + 2):
-        tic = time.time()
+
+    def step():
         mod.forward(batch, is_train=False)
         mod.get_outputs()[0].wait_to_read()
-        if i >= 2:
-            times.append(time.time() - tic)
-    return batch_size / statistics.median(times)
+    return batch_size / median_seconds(step, 2, iterations)
 
 
 def main():
