@@ -10,6 +10,7 @@ import symbol
 
 from .errors import UserError
 from .fit import load_params
+from .module import Module
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models')
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
@@ -97,7 +98,7 @@ def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=Tr
     os.environ['MXNET_SUBGRAPH_BACKEND'] = 'MKLDNN' if fused else 'NONE'
     labelled = 'softmax_label' in sym.list_arguments()
     try:
-        mod = mx.mod.Module(sym, context=devices,
+        mod = Module(sym, context=devices,
                             label_names=['softmax_label'] if labelled else None)
         mod.bind(data_shapes=[('data', (batch_size,) + tuple(image_shape))],
                  label_shapes=[('softmax_label', (batch_size,))] if labelled else None,

@@ -23,6 +23,8 @@ from . import evaluate, safe_pickle
 from .schedule import EpochLRScheduler, learning_rate  # noqa: F401  (part of this API)
 from .cli import LOG_FORMAT
 from .errors import UserError
+from .module import Module
+from . import one_blocking_kernels, use_training_kernels
 
 SCHEDULES = ('multifactor', 'cosine')
 
@@ -33,10 +35,12 @@ def add_fit_args(parser):
     train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
     train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
                        help='how the multiplier rounds widths (symbol/common.py)')
-    train.add_argument('--fast-group-conv', type=int, default=1,
-                       help='1: train grouped 1x1 convs as block-diagonal dense convs (same '
-                            'parameters and function, faster on CPUs); checkpoints keep the '
-                            'exact graph either way')
+    train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
+                       help='1: train the CPU training form (grouped 1x1 convs as block-'
+                            'diagonal dense convs, permutations folded into parameters, fused '
+                            'BN+ReLU6: same parameters and function, several times faster on '
+                            'CPUs); 0: the released ops; default 1 on the CPU, 0 with GPUs. '
+                            'Checkpoints keep the released graph either way')
     train.add_argument('--gpus', type=str, default=None,
                        help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
                             "GPU, else the CPU")
@@ -318,6 +322,25 @@ class _StopRequest(object):
             signal.signal(sig, handler)
 
 
+def resolve_training_form(args, devices):
+    """Sets args.fast_group_conv (None: 1 on the CPU, 0 on GPUs) and args.fuse_bn_relu,
+    and on the CPU caps oneDNN at the training kernels (common.use_training_kernels)."""
+    on_cpu = all(d.device_type == 'cpu' for d in devices)
+    if args.fast_group_conv is None:
+        args.fast_group_conv = int(on_cpu)
+    elif args.fast_group_conv and not on_cpu:
+        raise UserError('--fast-group-conv 1 is the CPU training form (BatchNorm fused with '
+                        'ReLU is a CPU operator); use --fast-group-conv 0 with --gpus')
+    args.fuse_bn_relu = False
+    if on_cpu:
+        isa = use_training_kernels()
+        args.fuse_bn_relu = bool(args.fast_group_conv) and one_blocking_kernels()
+        logging.info('CPU training: oneDNN kernels DNNL_MAX_CPU_ISA=%s, %s', isa,
+                     'training form (--fast-group-conv 1)%s' % (
+                         ', BatchNorm+ReLU fused' if args.fuse_bn_relu else '')
+                     if args.fast_group_conv else 'released ops (--fast-group-conv 0)')
+
+
 def validate_args(args):
     if not args.network:
         raise UserError('--network is required')
@@ -374,6 +397,7 @@ def fit(args, get_network, data_loader=None):
         return data_mod.time_data_pipeline(train, args.batch_size, args.disp_batches)
 
     devices = get_devices(args.gpus)
+    resolve_training_form(args, devices)
     epoch_size = data_mod.batches_per_epoch(args, kv) if not args.benchmark else None
     if epoch_size is None:
         epoch_size = max(1, args.num_examples // args.batch_size) if args.num_examples else 10
@@ -413,7 +437,7 @@ def fit(args, get_network, data_loader=None):
                         'multi_precision': args.dtype == 'float16'}
 
     train, val = data_loader(args, kv, begin_epoch)
-    mod = mx.mod.Module(sym, context=devices)
+    mod = Module(sym, context=devices)
     mod.bind(data_shapes=train.provide_data, label_shapes=train.provide_label)
     try:
         mod.init_params(_initializer(args.initializer), arg_params=arg_params,

@@ -35,51 +35,165 @@ def parse_image_shape(image_shape):
     return shape
 
 
-def conv_bn(data, prefix, num_filter, kernel=1, stride=1, num_group=1, relu6=False):
-    """Convolution (no bias) -> BatchNorm [-> ReLU6], named as upstream names them."""
+def conv_bn(data, prefix, num_filter, kernel=1, stride=1, num_group=1, relu6=False,
+            fast=False):
+    """Convolution (no bias) -> BatchNorm [-> ReLU6], named as upstream names them;
+    ``fast``: the CPU training form of BN+ReLU6 (see :func:`bn_relu6`)."""
     pad = (kernel // 2, kernel // 2)
     out = mx.sym.Convolution(data=data, num_filter=num_filter, kernel=(kernel, kernel),
                              num_group=num_group, stride=(stride, stride), pad=pad,
                              no_bias=True, name='%s-conv2d' % prefix)
-    return bn_relu6(out, prefix, relu6)
+    return bn_relu6(out, prefix, relu6, fast=fast)
 
 
-def bn_relu6(data, prefix, relu6):
-    """BatchNorm [-> ReLU6] after a convolution, with the released settings and names."""
-    out = mx.sym.BatchNorm(data=data, fix_gamma=False, use_global_stats=False, eps=1e-5,
-                           name='%s-batchnorm' % prefix)
-    if relu6:
+def bn_relu6(data, prefix, with_relu6, fast=False, gamma=None, beta=None, interleave=1):
+    """BatchNorm [-> ReLU6] after a convolution, with the released settings and names.
+
+    The released ReLU6 is ``clip(x, 0, 6)``. In the CPU training form (``fast``, see
+    :func:`training_form`) it is ``min(relu(x), 6)``: the same values, exactly, and
+    several times faster to train on the CPU, where MXNet 1.9's clip kernel is slow
+    (5 ns an element) and oneDNN's ReLU is not. With ``fast == FUSED_BN_RELU`` the ReLU
+    is fused into the BatchNorm (oneDNN's BatchNormWithReLU, same parameters and names),
+    5% faster again; its backward needs every activation in one oneDNN blocking, which
+    AVX2 kernels give (common.use_training_kernels) and AVX-512 kernels do not (oneDNN
+    then fails to create the primitive). Gradients differ from clip's only at x == 0
+    exactly (clip passes it, relu does not).
+
+    ``gamma``/``beta`` replace the parameters by expressions of them; ``interleave`` > 1
+    marks the running statistics as kept in interleaved channel order (see
+    :func:`aux_to_graph`).
+    """
+    name = '%s-batchnorm' % prefix
+    extra = {}
+    if gamma is not None:
+        extra.update(gamma=gamma, beta=beta)
+    if interleave > 1:
+        attr = {INTERLEAVE_ATTR: str(interleave)}
+        extra.update(moving_mean=mx.sym.Variable(name + '_moving_mean', attr=attr),
+                     moving_var=mx.sym.Variable(name + '_moving_var', attr=attr))
+    settings = dict(fix_gamma=False, use_global_stats=False, eps=1e-5, name=name, **extra)
+    if fast and with_relu6:
+        if fast == FUSED_BN_RELU:
+            out = mx.sym.contrib.BatchNormWithReLU(data=data, **settings)
+        else:
+            out = mx.sym.Activation(mx.sym.BatchNorm(data=data, **settings), act_type='relu',
+                                    name='%s-relu' % prefix)
+        return mx.sym._internal._minimum_scalar(out, scalar=6.0, name='%s-relu6' % prefix)
+    out = mx.sym.BatchNorm(data=data, **settings)
+    if with_relu6:
         out = mx.sym.clip(out, a_min=0, a_max=6, name='%s-relu6' % prefix)
     return out
 
 
-def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False):
+FUSED_BN_RELU = 2
+
+
+def training_form(fast_group_conv=False, fuse_bn_relu=False):
+    """The ``fast`` value the builders pass down: 0 for the released ops, 1 for the CPU
+    training form (same parameters and function: block-diagonal dense convs for grouped
+    1x1 convs, permutations folded into parameters, ReLU6 as min(relu(x), 6)), and
+    FUSED_BN_RELU for it with BatchNorm and ReLU fused (only with AVX2 oneDNN kernels, see
+    :func:`bn_relu6`)."""
+    if not fast_group_conv:
+        return 0
+    return FUSED_BN_RELU if fuse_bn_relu else 1
+
+
+INTERLEAVE_ATTR = '__interleave_groups__'
+
+
+def interleave_rows(data, groups, rows):
+    """Rows (axis 0) of ``data`` in interleaved order: row i*groups+j is row j*rows+i, the
+    order :func:`channel_permutation` gives channels. ``data`` has groups*rows rows."""
+    shape = mx.sym.reshape(data, shape=(-4, groups, rows, -2))
+    return mx.sym.reshape(mx.sym.swapaxes(shape, dim1=0, dim2=1), shape=(-3, -2))
+
+
+def block_diagonal_weight(name, num_filter, in_channels, num_group, dtype='float32',
+                          interleave=False):
+    """The (num_filter, in_channels, 1, 1) dense weight equal to a grouped 1x1 conv's
+    parameter ``name`` of shape (num_filter, in_channels/G, 1, 1): group j's block on the
+    diagonal, zeros elsewhere. With ``interleave`` its rows come in interleaved order, so
+    the conv's output is already channel-permuted.
+
+    Up to CONCAT_GROUPS groups it is concatenated from the parameter's slices and zeros
+    (its backward only slices); beyond, it is one broadcast product with an identity
+    matrix (fewer ops, but its backward is a reduction, slower at IGCV3's two groups)."""
+    rows, cols = num_filter // num_group, in_channels // num_group
+    weight = mx.sym.Variable(name, shape=(num_filter, cols, 1, 1), dtype=dtype)
+    if num_group <= CONCAT_GROUPS:
+        parts = mx.sym.split(mx.sym.reshape(weight, shape=(num_filter, cols)),
+                             num_outputs=num_group, axis=0)
+        bands = []
+        for j in range(num_group):
+            band = [parts[j]]
+            if j:
+                band.insert(0, mx.sym.zeros((rows, j * cols), dtype=dtype))
+            if j < num_group - 1:
+                band.append(mx.sym.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
+            bands.append(mx.sym.concat(*band, dim=1))
+        dense = mx.sym.concat(*bands, dim=0)
+        if interleave:
+            dense = interleave_rows(dense, num_group, rows)
+        return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
+    eye = mx.sym.eye(num_group, dtype=dtype)
+    if interleave:
+        # (rows, G, 1, cols) * (1, G, G, 1): element [i, j, j', c] is W[j*rows+i, c] if j == j'
+        weight = mx.sym.reshape(interleave_rows(weight, num_group, rows),
+                                shape=(rows, num_group, 1, cols))
+        eye = mx.sym.reshape(eye, shape=(1, num_group, num_group, 1))
+    else:
+        # (G, rows, 1, cols) * (G, 1, G, 1): element [j, i, j', c] is W[j*rows+i, c] if j == j'
+        weight = mx.sym.reshape(weight, shape=(num_group, rows, 1, cols))
+        eye = mx.sym.reshape(eye, shape=(num_group, 1, num_group, 1))
+    dense = mx.sym.broadcast_mul(weight, eye)
+    return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
+
+
+CONCAT_GROUPS = 4
+
+
+def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
+                           dtype='float32', interleave=False, fast=1):
     """The function of conv_bn(..., kernel=1, num_group=G) computed as a dense 1x1
     convolution whose weight is the block-diagonal matrix assembled, inside the graph,
     from the very same (num_filter, in_channels/G, 1, 1) parameter.
 
     Same parameter name, shape and count; the zero blocks get no gradient. MXNet 1.9's
-    CPU backward of grouped 1x1 convolutions is slow, and oneDNN's dense one is not:
-    IGCV3 trains about 2.5x faster this way (tools/benchmark.py).
+    CPU backward of grouped 1x1 convolutions is slow, and oneDNN's dense one is not.
+
+    ``interleave`` also applies :func:`channel_permutation` to the output, at no cost:
+    the weight's rows and BN's gamma and beta are taken in interleaved order (tiny
+    tensors), so the activations are never permuted. BN's running statistics are then
+    kept in interleaved order; :func:`aux_to_graph` and :func:`aux_to_released` convert.
     """
-    rows, cols = num_filter // num_group, in_channels // num_group
-    weight = mx.sym.Variable('%s-conv2d_weight' % prefix, shape=(num_filter, cols, 1, 1))
-    tiled = mx.sym.tile(mx.sym.reshape(weight, shape=(num_filter, cols)), reps=(1, num_group))
-    row_group = mx.sym.floor(mx.sym.reshape(mx.sym.arange(0, num_filter), shape=(num_filter, 1)) / rows)
-    col_group = mx.sym.floor(mx.sym.reshape(mx.sym.arange(0, in_channels), shape=(1, in_channels)) / cols)
-    dense = mx.sym.broadcast_mul(tiled, mx.sym.broadcast_equal(row_group, col_group))
-    dense = mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
-    out = mx.sym.Convolution(data=data, weight=dense, num_filter=num_filter, kernel=(1, 1),
-                             no_bias=True, name='%s-conv2d' % prefix)
-    return bn_relu6(out, prefix, relu6)
+    name = '%s-conv2d' % prefix
+    weight = block_diagonal_weight(name + '_weight', num_filter, in_channels, num_group,
+                                   dtype, interleave)
+    out = mx.sym.Convolution(data=data, weight=weight, num_filter=num_filter, kernel=(1, 1),
+                             no_bias=True, name=name)
+    if not interleave:
+        return bn_relu6(out, prefix, relu6, fast=fast)
+    rows = num_filter // num_group
+    # (BatchNorm keeps float32 parameters for float16 data.)
+    gamma, beta = (interleave_rows(mx.sym.Variable('%s-batchnorm_%s' % (prefix, what),
+                                                   shape=(num_filter,), dtype='float32'),
+                                   num_group, rows)
+                   for what in ('gamma', 'beta'))
+    return bn_relu6(out, prefix, relu6, fast=fast, gamma=gamma, beta=beta,
+                    interleave=num_group)
 
 
-def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False, fast=False):
-    """A grouped 1x1 conv -> BN [-> ReLU6]: the released op, or with ``fast`` its
-    block-diagonal dense equivalent (same parameters, same function)."""
+def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False, fast=False,
+                  dtype='float32', interleave=False):
+    """A grouped 1x1 conv -> BN [-> ReLU6] [-> channel permutation if ``interleave``]: the
+    released ops, or with ``fast`` the same function computed as block_diagonal_conv_bn
+    does (same parameters)."""
     if fast and 1 < num_group:
-        return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6)
-    return conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6)
+        return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6,
+                                      dtype, interleave, fast)
+    out = conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6, fast=fast)
+    return channel_permutation(out, num_group, prefix) if interleave else out
 
 
 def channel_permutation(data, groups, prefix):
@@ -88,6 +202,42 @@ def channel_permutation(data, groups, prefix):
     out = mx.sym.reshape(data, shape=(0, -4, groups, -1, -2), name='%s-permute-split' % prefix)
     out = mx.sym.swapaxes(out, dim1=1, dim2=2, name='%s-permute-swap' % prefix)
     return mx.sym.reshape(out, shape=(0, -3, -2), name='%s-permute-merge' % prefix)
+
+
+def interleaved_aux(sym):
+    """{auxiliary state name: groups} for the states ``sym`` keeps in interleaved order."""
+    aux = set(sym.list_auxiliary_states())
+    return {name: int(attrs[INTERLEAVE_ATTR]) for name, attrs in sym.attr_dict().items()
+            if name in aux and INTERLEAVE_ATTR in attrs}
+
+
+def _permute_aux(sym, aux, to_graph):
+    if not aux:
+        return aux
+    groups = interleaved_aux(sym)
+    if not groups:
+        return aux
+    out = dict(aux)
+    for name, g in groups.items():
+        if name not in out:
+            continue
+        arr = out[name]
+        # released -> graph: (G, C/G) transposed; graph -> released: (C/G, G) transposed.
+        split = (g, -1) if to_graph else (-1, g)
+        out[name] = mx.nd.transpose(arr.reshape(split)).reshape((-1,))
+    return out
+
+
+def aux_to_graph(sym, aux):
+    """Auxiliary states in the released channel order -> the order ``sym`` keeps them in
+    (a copy; the same dict when nothing differs)."""
+    return _permute_aux(sym, aux, True)
+
+
+def aux_to_released(sym, aux):
+    """The inverse of :func:`aux_to_graph`: ``sym``'s auxiliary states in released order,
+    the order checkpoints store."""
+    return _permute_aux(sym, aux, False)
 
 
 def make_divisible(channels, divisor):
@@ -175,13 +325,16 @@ def resolve_layout(layout, image_shape):
 
 def build_network(block, stages, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 224),
                   layout=None, width_rule='upstream', dtype='float32', align=1,
-                  igcv3_quirks=True, label_smoothing=0.0, **unused):
+                  igcv3_quirks=True, label_smoothing=0.0, fast_group_conv=False,
+                  fuse_bn_relu=False, **unused):
     """Stem -> stages of ``block`` -> last 1x1 conv -> global pool -> fc -> softmax.
 
     ``block(data, prefix, in_channels, expand_channels, out_channels, stride, residual)``
     builds one block; keys in ``unused`` (the training scripts pass all their flags) are
     ignored. ``label_smoothing`` > 0 sets the softmax's smooth_alpha. Widths come from ``width_rule`` ('upstream' or 'standard'), rounded
     up to multiples of ``align``; ``igcv3_quirks`` selects upstream's IGCV3 arithmetic.
+    ``fast_group_conv`` and ``fuse_bn_relu`` give the stem and last conv the CPU training
+    form of BN+ReLU6 (:func:`training_form`); the blocks get it from ``block``.
     """
     num_classes, multiplier = int(num_classes), float(multiplier)
     if num_classes < 1:
@@ -214,7 +367,9 @@ def build_network(block, stages, num_classes=1000, multiplier=1.0, image_shape=(
     data = mx.sym.Variable('data')
     if dtype == 'float16':
         data = mx.sym.Cast(data=data, dtype='float16', name='data_fp16')
-    body = conv_bn(data, STEM, plan.stem, kernel=3, stride=stem_stride, relu6=True)
+    fast = training_form(fast_group_conv, fuse_bn_relu)
+    body = conv_bn(data, STEM, plan.stem, kernel=3, stride=stem_stride, relu6=True,
+                   fast=fast)
     in_c = plan.stem
     for i, stage in enumerate(plan.stages):
         for j in range(stage.n):
@@ -223,7 +378,7 @@ def build_network(block, stages, num_classes=1000, multiplier=1.0, image_shape=(
             body = block(body, 'seq-%d-block%d' % (i, j), in_c, stage.expansion(j), stage.c,
                          stride, j > 0)
             in_c = stage.c
-    body = conv_bn(body, LAST, plan.last, relu6=True)
+    body = conv_bn(body, LAST, plan.last, relu6=True, fast=fast)
     pool_kernel = (-(-height // reduction), -(-width // reduction))
     body = mx.sym.Pooling(data=body, kernel=pool_kernel, stride=(1, 1), pool_type='avg',
                           global_pool=True, name='global_pool')

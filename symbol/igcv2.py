@@ -25,7 +25,7 @@ import math
 
 import mxnet as mx
 
-from .common import build_network, channel_permutation, conv_bn, group_conv_bn, make_divisible
+from .common import build_network, conv_bn, group_conv_bn, make_divisible, training_form
 from .igcv3 import IGCV3_D
 from .registry import register
 
@@ -41,15 +41,14 @@ def balanced_groups(in_channels, out_channels):
 
 
 def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
-                fast=False):
+                fast=False, dtype='float32'):
     groups = balanced_groups(in_channels, out_channels)
     out = conv_bn(data, prefix + '-channelwise', in_channels, kernel=3, stride=stride,
                   num_group=in_channels)
     out = group_conv_bn(out, prefix + '-group1', out_channels, in_channels, groups, relu6=True,
-                        fast=fast)
-    out = channel_permutation(out, groups, prefix)
+                        fast=fast, dtype=dtype, interleave=True)
     out = group_conv_bn(out, prefix + '-group2', out_channels, out_channels,
-                        out_channels // groups, fast=fast)
+                        out_channels // groups, fast=fast, dtype=dtype)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
@@ -57,10 +56,14 @@ def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride
 
 @register('igcv2')
 def igcv2(width=WIDTH, fast_group_conv=False, **kwargs):
-    """``fast_group_conv``: group convs as block-diagonal dense convs (see symbol.igcv3)."""
+    """``fast_group_conv``: the training form (see symbol.igcv3)."""
     width = float(width)
     stages = tuple((t, make_divisible(c * width, 8), n, s) for t, c, n, s in IGCV3_D)
 
+    dtype = kwargs.get('dtype', 'float32')
+    fast = training_form(fast_group_conv, kwargs.get('fuse_bn_relu'))
+
     def block(*args):
-        return igcv2_block(*args, fast=bool(fast_group_conv))
-    return build_network(block, stages, align=8, igcv3_quirks=False, **kwargs)
+        return igcv2_block(*args, fast=fast, dtype=dtype)
+    return build_network(block, stages, align=8, igcv3_quirks=False,
+                         fast_group_conv=fast_group_conv, **kwargs)

@@ -28,8 +28,7 @@ Deviations and choices, each deliberate:
 """
 import mxnet as mx
 
-from .common import (NetworkConfigError, build_network, channel_permutation, conv_bn,
-                     group_conv_bn)
+from .common import NetworkConfigError, build_network, conv_bn, group_conv_bn, training_form
 from .registry import register
 
 # t, c, n, s
@@ -48,7 +47,7 @@ IGCV3_D_05 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 3, 2),
 
 
 def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
-                g1=2, g2=2, fast=False):
+                g1=2, g2=2, fast=False, dtype='float32'):
     for what, channels, groups in (('input', in_channels, g1),
                                    ('expansion', expand_channels, g1),
                                    ('expansion', expand_channels, g2),
@@ -57,11 +56,14 @@ def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride
             raise NetworkConfigError(
                 '%s: %s channels %d not divisible by %d groups; pick another multiplier '
                 'or group count' % (prefix, what, channels, groups))
-    out = group_conv_bn(data, prefix + '-exp', expand_channels, in_channels, g1, fast=fast)
-    out = channel_permutation(out, g1, prefix)
+    # The permutation after the first conv's BN; the fast form folds it into that conv's
+    # weight and BN parameters (symbol.common.block_diagonal_conv_bn).
+    out = group_conv_bn(data, prefix + '-exp', expand_channels, in_channels, g1, fast=fast,
+                        dtype=dtype, interleave=True)
     out = conv_bn(out, prefix + '-depthwise', expand_channels, kernel=3, stride=stride,
-                  num_group=expand_channels, relu6=True)
-    out = group_conv_bn(out, prefix + '-linear', out_channels, expand_channels, g2, fast=fast)
+                  num_group=expand_channels, relu6=True, fast=fast)
+    out = group_conv_bn(out, prefix + '-linear', out_channels, expand_channels, g2, fast=fast,
+                        dtype=dtype)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
@@ -69,16 +71,22 @@ def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride
 
 def build_igcv3(stages, g1=2, g2=2, fast_group_conv=False, **kwargs):
     """IGCV3 from a stage table; ``g1``/``g2`` are the group counts of the two 1x1 convs;
-    ``fast_group_conv`` computes them as block-diagonal dense convs (same parameters, same
-    function, faster training on the CPU). Other keyword arguments are those of
+    ``fast_group_conv`` gives the CPU training form: the same parameters and function,
+    several times faster to train on the CPU (grouped 1x1 convs as block-diagonal dense
+    convs, the permutation folded into parameters, ReLU6 as min(relu(x), 6));
+    ``fuse_bn_relu`` also fuses BatchNorm and ReLU (see symbol.common.training_form). Other keyword arguments are those of
     ``common.build_network``."""
     g1, g2 = int(g1), int(g2)
     if g1 < 1 or g2 < 1:
         raise NetworkConfigError('group counts must be at least 1, got g1=%d g2=%d' % (g1, g2))
 
+    dtype = kwargs.get('dtype', 'float32')
+    fast = training_form(fast_group_conv, kwargs.get('fuse_bn_relu'))
+
     def block(*args):
-        return igcv3_block(*args, g1=g1, g2=g2, fast=bool(fast_group_conv))
-    return build_network(block, stages, align=max(g1, g2), igcv3_quirks=True, **kwargs)
+        return igcv3_block(*args, g1=g1, g2=g2, fast=fast, dtype=dtype)
+    return build_network(block, stages, align=max(g1, g2), igcv3_quirks=True,
+                         fast_group_conv=fast_group_conv, **kwargs)
 
 
 @register('igcv3')

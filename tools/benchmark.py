@@ -47,12 +47,17 @@ def _devices(gpus):
 
 
 def phase_train(args, shape, fast):
+    if not args.gpus:
+        common.use_training_kernels()  # as common/fit.py does
     import mxnet as mx
     import numpy as np
     import symbol
+    from symbol.common import FUSED_BN_RELU, training_form
+    # The fast form is the CPU training form; on GPUs both phases train the released ops.
     sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
                             dtype=args.dtype, multiplier=args.multiplier,
-                            fast_group_conv=fast)
+                            fast_group_conv=fast and not args.gpus,
+                            fuse_bn_relu=common.one_blocking_kernels())
     mod = mx.mod.Module(sym, context=_devices(args.gpus))
     mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
              label_shapes=[('softmax_label', (args.batch_size,))])
@@ -69,7 +74,10 @@ def phase_train(args, shape, fast):
         mod.update()
         mx.nd.waitall()
     seconds = median_seconds(step, args.warmup, args.iterations)
-    return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb()}
+    form = {0: 'released', 1: 'training form', FUSED_BN_RELU: 'fused'}[
+        training_form(fast and not args.gpus, common.one_blocking_kernels())]
+    return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
+            'training_form': form, 'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
 
 
 def phase_infer(args, shape, fused):
