@@ -10,6 +10,7 @@ import symbol
 
 from .errors import UserError
 from .fit import load_params
+from .inference import inference_form
 from .module import Module
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models')
@@ -92,8 +93,13 @@ def check_params(sym, arg, aux, image_shape, params_path):
 
 
 def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=True):
-    """A Module bound for inference. ``fused`` lets MXNet's oneDNN backend fuse
-    conv+BN+ReLU on the CPU (its default); False binds the plain graph."""
+    """A Module bound for inference. ``fused`` (the default) binds, on the CPU, the
+    inference form of the graph (common.inference: permutations folded into parameters,
+    the same function) and lets MXNet's oneDNN backend fuse conv+BN+ReLU6; False binds
+    the graph as it is, unfused."""
+    if fused and all(d.device_type == 'cpu' for d in devices) \
+            and 'data' in sym.list_arguments():
+        sym, arg, aux = inference_form(sym, arg, aux)
     previous = os.environ.get('MXNET_SUBGRAPH_BACKEND')
     os.environ['MXNET_SUBGRAPH_BACKEND'] = 'MKLDNN' if fused else 'NONE'
     labelled = 'softmax_label' in sym.list_arguments()

@@ -118,23 +118,6 @@ def test_int8_checkpoint_scores_close_to_fp32(trained, tmp_path):
     assert int8 >= fp32 - 0.03, (fp32, int8)
 
 
-def test_dense_rewrite_keeps_the_function(trained):
-    import quantize
-    folder, _ = trained
-    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    dense, darg = quantize.dense_grouped_1x1(sym, arg)
-    x = np.random.RandomState(0).uniform(-2, 2, (8, 3, 16, 16)).astype(np.float32)
-    outs = []
-    for s, a in ((sym, arg), (dense, darg)):
-        mod = checkpoint.bind_for_inference(s, a, aux, 8, (3, 16, 16), [mx.cpu()], fused=False)
-        mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(8)]), is_train=False)
-        outs.append(mod.get_outputs()[0].asnumpy())
-    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
-    assert not any(n['op'] == 'Convolution' and n.get('attrs', {}).get('kernel') == '(1, 1)'
-                   and n['attrs'].get('num_group', '1') != '1'
-                   for n in json.loads(dense.tojson())['nodes'])
-
-
 def test_export_errors_are_one_line(tmp_path):
     assert_one_line_error(run_script('tools/export_onnx.py', '--model', tmp_path / 'none', '-o',
                                      tmp_path / 'x.onnx'), 'no such checkpoint')

@@ -110,9 +110,15 @@ def _wait_for(path, proc, limit=120):
 def test_sigkill_mid_epoch_and_mid_checkpoint_then_resume_matches(recs, tmp_path):
     straight = run_script(*train(recs, tmp_path / 'a', '--num-epochs', '2'))
     assert straight.returncode == 0, straight.stderr[-2000:]
-    proc = _start(train(recs, tmp_path / 'k', '--num-epochs', '2'))
-    _wait_for(tmp_path / 'k-0001.params', proc)
-    time.sleep(1.0)  # into the second epoch
+    proc = _start(train(recs, tmp_path / 'k', '--num-epochs', '2', '--disp-batches', '2'))
+    # Killed as soon as the second epoch logs its second batch (of 8): mid-epoch.
+    deadline = time.time() + 120
+    for line in proc.stderr:
+        if 'Epoch[1] Batch [' in line:
+            break
+        assert time.time() < deadline, 'timed out waiting for the second epoch'
+    else:
+        raise AssertionError('training ended before its second epoch logged a batch')
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stderr.close()

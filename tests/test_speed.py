@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import symbol
-from common import fit
+from common import checkpoint, fit
+from common.inference import inference_form
 from common.errors import UserError
 from common.module import Module
 from helpers import ROOT, run_script
@@ -217,3 +218,56 @@ def test_benchmark_rejects_an_unknown_phase():
     proc = run_script('tools/benchmark.py', '--phases', 'train,warp')
     assert proc.returncode != 0
     assert 'unknown --phases warp' in proc.stderr.strip().splitlines()[-1]
+
+
+def _grouped_1x1(sym):
+    return [n['name'] for n in json.loads(sym.tojson())['nodes']
+            if n['op'] == 'Convolution' and n.get('attrs', {}).get('kernel') == '(1, 1)'
+            and n['attrs'].get('num_group', '1') != '1']
+
+
+@pytest.mark.parametrize('all_dense', [False, True])
+def test_inference_form_keeps_the_function(trained, all_dense):
+    """Permutations folded into parameters and (all or the needed) grouped 1x1 convs
+    dense: the same outputs, unfused, on a trained checkpoint; its inputs untouched."""
+    folder, _ = trained
+    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
+    before = {k: v.asnumpy().copy() for k, v in list(arg.items()) + list(aux.items())}
+    form, farg, faux = inference_form(sym, arg, aux, all_dense=all_dense)
+    for k, v in list(arg.items()) + list(aux.items()):
+        np.testing.assert_array_equal(v.asnumpy(), before[k])
+    ops = [n['op'] for n in json.loads(form.tojson())['nodes']]
+    assert ops.count('SwapAxis') == 0 and 'SwapAxis' in sym.tojson()
+    blocks = sum(1 for n in _grouped_1x1(sym) if n.endswith('-exp-conv2d'))
+    assert len(_grouped_1x1(form)) == (0 if all_dense else len(_grouped_1x1(sym)) - blocks)
+    x = np.random.RandomState(0).uniform(-2, 2, (8, 3, 16, 16)).astype(np.float32)
+    outs = []
+    for s, a, x_aux in ((sym, arg, aux), (form, farg, faux)):
+        mod = checkpoint.bind_for_inference(s, a, x_aux, 8, (3, 16, 16), [mx.cpu()], fused=False)
+        mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(8)]), is_train=False)
+        outs.append(mod.get_outputs()[0].asnumpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+
+
+def test_inference_form_of_the_released_graph():
+    path = os.path.join(os.path.dirname(ROOT), 'shared', 'reference', 'igcv3-symbol.json')
+    if not os.path.isfile(path):
+        pytest.skip('the released graph (../shared) is not on this machine')
+    sym = mx.sym.load(path)
+    shapes = dict(zip(sym.list_arguments(), sym.infer_shape(data=(1, 3, 224, 224))[0]))
+    aux_shapes = dict(zip(sym.list_auxiliary_states(), sym.infer_shape(data=(1, 3, 224, 224))[2]))
+    r = np.random.RandomState(0)
+    arg = {k: mx.nd.array(r.normal(0, 0.1, v)) for k, v in shapes.items()
+           if k not in ('data', 'softmax_label')}
+    aux = {k: mx.nd.array(r.uniform(0.5, 1.5, v)) for k, v in aux_shapes.items()}
+    form, farg, faux = inference_form(sym, arg, aux)
+    assert 'SwapAxis' in sym.tojson() and 'SwapAxis' not in form.tojson()
+    assert len(_grouped_1x1(form)) == len(_grouped_1x1(sym)) // 2  # the 17 linear convs
+    assert sorted(farg) == sorted(arg) and sorted(faux) == sorted(aux)
+    x = mx.nd.array(r.uniform(-1, 1, (2, 3, 224, 224)))
+    outs = []
+    for s, a, b in ((sym, arg, aux), (form, farg, faux)):
+        exe = s.simple_bind(mx.cpu(), data=(2, 3, 224, 224), grad_req='null')
+        exe.copy_params_from(a, b, allow_extra_params=True)
+        outs.append(exe.forward(is_train=False, data=x)[0].asnumpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-4, atol=1e-6)

@@ -10,9 +10,10 @@ Writes OUT-symbol.json and OUT-0000.params, a checkpoint score.py and predict.py
 like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
 1x1 convolutions cost IGCV3 15 points of accuracy on the digits demo (98.3% -> 80.6%,
-measured). So the grouped 1x1 convs are first rewritten as dense 1x1 convs with
-block-diagonal weights (the same function; the INT8 checkpoint stores those dense
-weights), which oneDNN quantizes well (98.6%) and runs 1.7x faster than FP32. Calibration reads
+measured). So the graph is first put in its inference form with every grouped 1x1 conv
+dense (common.inference: block-diagonal weights, channel permutations folded into
+parameters; the same function, and the INT8 checkpoint stores it), which oneDNN
+quantizes well. Calibration reads
 --num-calib-examples images of --calib-data with the validation preprocessing:
 'naive' takes min/max of each layer's outputs, 'entropy' picks thresholds minimizing the
 KL divergence. The first convolution and the classifier stay in float32 (the usual
@@ -25,6 +26,7 @@ import os
 import _path  # noqa: F401
 import common  # noqa: F401  (thread defaults, before mxnet)
 from common import checkpoint
+from common.inference import inference_form
 from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging
 from common.data import parse_floats, parse_image_shape, record_iter
 from common.fit import save_checkpoint
@@ -47,34 +49,9 @@ def calibration_iter(args, shape):
         std_b=std[2], preprocess_threads=args.data_nthreads)
 
 
-def dense_grouped_1x1(sym, arg):
-    """(symbol, arg_params) with every grouped 1x1 conv made dense, its weight the
-    block-diagonal matrix of the grouped one: the same function."""
-    graph = json.loads(sym.tojson())
-    arg = dict(arg)
-    for node in graph['nodes']:
-        attrs = node.get('attrs', {})
-        groups = int(attrs.get('num_group', '1'))
-        if node['op'] != 'Convolution' or groups == 1 or attrs.get('kernel') != '(1, 1)':
-            continue
-        name = node['name'] + '_weight'
-        weight = arg[name].asnumpy()
-        out_c, in_per_group = weight.shape[:2]
-        if out_c == groups and in_per_group == 1:
-            continue  # depthwise 1x1: nothing to gain
-        dense = np.zeros((out_c, in_per_group * groups, 1, 1), dtype=weight.dtype)
-        rows = out_c // groups
-        for g in range(groups):
-            dense[g * rows:(g + 1) * rows, g * in_per_group:(g + 1) * in_per_group] = \
-                weight[g * rows:(g + 1) * rows]
-        arg[name] = mx.nd.array(dense)
-        attrs['num_group'] = '1'
-    return mx.sym.load_json(json.dumps(graph)), arg
-
-
 def quantize(sym, arg, aux, calib, calib_mode, num_examples):
     from mxnet.contrib.quantization import quantize_model_mkldnn
-    sym, arg = dense_grouped_1x1(sym, arg)
+    sym, arg, aux = inference_form(sym, arg, aux, all_dense=True)
     excluded = [n for n in ('first-3x3-conv-conv2d', 'fc') if n in sym.list_outputs()
                 or n + '_output' in sym.get_internals().list_outputs()]
     qsym, qarg, qaux = quantize_model_mkldnn(
