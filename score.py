@@ -46,7 +46,8 @@ def parse_args(argv=None):
                         help='score only the first N images')
     parser.add_argument('--top-k', type=int, default=5, help='also report top-k accuracy (0: off)')
     parser.add_argument('--no-fuse', action='store_true',
-                        help="bind the plain graph instead of MXNet's oneDNN conv+BN+ReLU fusion")
+                        help="bind the checkpoint's graph as it is, instead of its inference "
+                             "form with MXNet's oneDNN conv+BN+ReLU6 fusion")
     parser.add_argument('--json', action='store_true', help='print the results as JSON on stdout')
     return parser.parse_args(argv)
 

@@ -113,44 +113,26 @@ def block_diagonal_weight(name, num_filter, in_channels, num_group, dtype='float
                           interleave=False):
     """The (num_filter, in_channels, 1, 1) dense weight equal to a grouped 1x1 conv's
     parameter ``name`` of shape (num_filter, in_channels/G, 1, 1): group j's block on the
-    diagonal, zeros elsewhere. With ``interleave`` its rows come in interleaved order, so
-    the conv's output is already channel-permuted.
-
-    Up to CONCAT_GROUPS groups it is concatenated from the parameter's slices and zeros
-    (its backward only slices); beyond, it is one broadcast product with an identity
-    matrix (fewer ops, but its backward is a reduction, slower at IGCV3's two groups)."""
+    diagonal, zeros elsewhere, concatenated from the parameter's slices and zeros (the
+    backward only slices; a broadcast product with an identity matrix trains slower, its
+    backward being a reduction). With ``interleave`` its rows come in interleaved order,
+    so the conv's output is already channel-permuted."""
     rows, cols = num_filter // num_group, in_channels // num_group
     weight = mx.sym.Variable(name, shape=(num_filter, cols, 1, 1), dtype=dtype)
-    if num_group <= CONCAT_GROUPS:
-        parts = mx.sym.split(mx.sym.reshape(weight, shape=(num_filter, cols)),
-                             num_outputs=num_group, axis=0)
-        bands = []
-        for j in range(num_group):
-            band = [parts[j]]
-            if j:
-                band.insert(0, mx.sym.zeros((rows, j * cols), dtype=dtype))
-            if j < num_group - 1:
-                band.append(mx.sym.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
-            bands.append(mx.sym.concat(*band, dim=1))
-        dense = mx.sym.concat(*bands, dim=0)
-        if interleave:
-            dense = interleave_rows(dense, num_group, rows)
-        return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
-    eye = mx.sym.eye(num_group, dtype=dtype)
+    parts = mx.sym.split(mx.sym.reshape(weight, shape=(num_filter, cols)),
+                         num_outputs=num_group, axis=0)
+    bands = []
+    for j in range(num_group):
+        band = [parts[j]]
+        if j:
+            band.insert(0, mx.sym.zeros((rows, j * cols), dtype=dtype))
+        if j < num_group - 1:
+            band.append(mx.sym.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
+        bands.append(mx.sym.concat(*band, dim=1))
+    dense = mx.sym.concat(*bands, dim=0)
     if interleave:
-        # (rows, G, 1, cols) * (1, G, G, 1): element [i, j, j', c] is W[j*rows+i, c] if j == j'
-        weight = mx.sym.reshape(interleave_rows(weight, num_group, rows),
-                                shape=(rows, num_group, 1, cols))
-        eye = mx.sym.reshape(eye, shape=(1, num_group, num_group, 1))
-    else:
-        # (G, rows, 1, cols) * (G, 1, G, 1): element [j, i, j', c] is W[j*rows+i, c] if j == j'
-        weight = mx.sym.reshape(weight, shape=(num_group, rows, 1, cols))
-        eye = mx.sym.reshape(eye, shape=(num_group, 1, num_group, 1))
-    dense = mx.sym.broadcast_mul(weight, eye)
+        dense = interleave_rows(dense, num_group, rows)
     return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
-
-
-CONCAT_GROUPS = 4
 
 
 def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
@@ -184,12 +166,17 @@ def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, rel
                     interleave=num_group)
 
 
+# The training form computes grouped 1x1 convs of up to this many groups as dense ones:
+# the dense conv does G times the work, a loss beyond a few groups (IGCV2's 8 to 40).
+DENSE_MAX_GROUPS = 4
+
+
 def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False, fast=False,
                   dtype='float32', interleave=False):
     """A grouped 1x1 conv -> BN [-> ReLU6] [-> channel permutation if ``interleave``]: the
-    released ops, or with ``fast`` the same function computed as block_diagonal_conv_bn
-    does (same parameters)."""
-    if fast and 1 < num_group:
+    released ops, or with ``fast`` and at most DENSE_MAX_GROUPS groups the same function
+    computed as block_diagonal_conv_bn does (same parameters)."""
+    if fast and 1 < num_group <= DENSE_MAX_GROUPS:
         return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6,
                                       dtype, interleave, fast)
     out = conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6, fast=fast)

@@ -9,10 +9,12 @@ Each measurement runs in a fresh process (so peak memory is its own), after warm
 iterations, and reports the median of the timed ones; with --rounds N every measurement
 is repeated N times, the phases interleaved, and the medians reported:
 - train: images/s of forward + backward + SGD update (the training step of common/fit.py),
-  with the block-diagonal form of the grouped 1x1 convs that training uses, and
-  (train_exact) with the released grouped-conv ops;
-- infer: batch-1 latency (ms) and batch-N throughput (images/s), with MXNet's oneDNN
-  conv+BN+ReLU fusion (the CPU default) and without it;
+  in the CPU training form that training uses (symbol.common.training_form, with the
+  oneDNN kernels of common.use_training_kernels), and (train_exact) with the released
+  ops;
+- infer: batch-1 latency (ms) and batch-N throughput (images/s), fused (the inference
+  form of common.inference plus MXNet's oneDNN conv+BN+ReLU6 fusion, what score.py
+  runs) and not (the released graph as it is);
 - data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
 - --compare-torch: the same network in PyTorch, built from the same stage table
@@ -152,9 +154,12 @@ def phase_torch(args, shape, train):
     except ImportError:
         return {'skipped': 'torch is not installed (pip install -r requirements-bench.txt)'}
     import torch_igcv3
+    if args.network.lower() not in torch_igcv3.TABLES:
+        return {'skipped': 'tools/torch_igcv3.py has no PyTorch %s (it has %s)'
+                           % (args.network, ', '.join(sorted(torch_igcv3.TABLES)))}
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count()))
     torch.manual_seed(0)
-    model = torch_igcv3.build(args.network, args.num_classes, shape)
+    model = torch_igcv3.build(args.network.lower(), args.num_classes, shape)
     x = torch.randn((args.batch_size,) + shape)
     y = torch.randint(0, args.num_classes, (args.batch_size,))
     if train:
@@ -235,12 +240,12 @@ def table(results, args):
             ('training speed, ours / PyTorch', ratio(mx_train, th_train)),
             ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
         ]
-        skipped = results['torch_train'].get('skipped')
-        if skipped:
-            rows.append(('PyTorch comparison skipped: ' + skipped, None))
     width = max(len(r[0]) for r in rows)
     lines = ['%s  %s' % (name.ljust(width), ('%.2f' % v if v < 10 else '%.1f' % v)
                          if v is not None else '-') for name, v in rows]
+    skipped = results['torch_train'].get('skipped') if args.compare_torch else None
+    if skipped:
+        lines.append('PyTorch comparison skipped: ' + skipped)
     return '\n'.join(lines)
 
 
@@ -302,7 +307,10 @@ def main():
     report = {'command': 'python tools/benchmark.py ' + ' '.join(argv), 'rounds': rounds,
               'machine': machine_description(), 'network': args.network,
               'image_shape': args.image_shape, 'batch_size': args.batch_size,
-              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'), 'results': results}
+              'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
+              'environment': {k: os.environ.get(k) for k in (
+                  'OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')},
+              'results': results}
     sys.stdout.write(table(results, args) + '\n')
     if args.json:
         with open(args.json, 'w') as f:

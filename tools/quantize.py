@@ -9,7 +9,7 @@
 Writes OUT-symbol.json and OUT-0000.params, a checkpoint score.py and predict.py evaluate
 like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
-1x1 convolutions cost IGCV3 15 points of accuracy on the digits demo (98.3% -> 80.6%,
+1x1 convolutions wreck IGCV3 on the digits demo (98.9% -> 46-47% with --keep-graph,
 measured). So the graph is first put in its inference form with every grouped 1x1 conv
 dense (common.inference: block-diagonal weights, channel permutations folded into
 parameters; the same function, and the INT8 checkpoint stores it), which oneDNN
@@ -49,9 +49,10 @@ def calibration_iter(args, shape):
         std_b=std[2], preprocess_threads=args.data_nthreads)
 
 
-def quantize(sym, arg, aux, calib, calib_mode, num_examples):
+def quantize(sym, arg, aux, calib, calib_mode, num_examples, keep_graph=False):
     from mxnet.contrib.quantization import quantize_model_mkldnn
-    sym, arg, aux = inference_form(sym, arg, aux, all_dense=True)
+    if not keep_graph:
+        sym, arg, aux = inference_form(sym, arg, aux, all_dense=True)
     excluded = [n for n in ('first-3x3-conv-conv2d', 'fc') if n in sym.list_outputs()
                 or n + '_output' in sym.get_internals().list_outputs()]
     qsym, qarg, qaux = quantize_model_mkldnn(
@@ -87,6 +88,9 @@ def main():
     parser.add_argument('--rgb-std', default='1,1,1')
     parser.add_argument('--data-nthreads', type=int, default=4)
     parser.add_argument('-o', '--output', required=True, help='prefix of the INT8 checkpoint')
+    parser.add_argument('--keep-graph', action='store_true',
+                        help="quantize the checkpoint's graph as it is, grouped convs and "
+                             "permutations included (for comparison: less accurate)")
     parser.add_argument('--benchmark', action='store_true',
                         help='also measure FP32 and INT8 inference images/s (batch 50)')
     args = parser.parse_args()
@@ -94,7 +98,8 @@ def main():
     shape = parse_image_shape(args.image_shape)
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     calib = calibration_iter(args, shape)
-    qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, args.num_calib_examples)
+    qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, args.num_calib_examples,
+                                args.keep_graph)
     save_checkpoint(args.output, 0, qsym, qarg, qaux)
     logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
                  args.calib_mode, args.num_calib_examples, args.calib_data, params_path,
