@@ -38,7 +38,7 @@ def add_fit_args(parser):
     train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
                        help='1: train the CPU training form (grouped 1x1 convs as block-'
                             'diagonal dense convs, permutations folded into parameters, fused '
-                            'BN+ReLU6: same parameters and function, several times faster on '
+                            'BN+ReLU6: same parameters and function, about twice as fast on '
                             'CPUs); 0: the released ops; default 1 on the CPU, 0 with GPUs. '
                             'Checkpoints keep the released graph either way')
     train.add_argument('--gpus', type=str, default=None,

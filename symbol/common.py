@@ -51,8 +51,8 @@ def bn_relu6(data, prefix, with_relu6, fast=False, gamma=None, beta=None, interl
 
     The released ReLU6 is ``clip(x, 0, 6)``. In the CPU training form (``fast``, see
     :func:`training_form`) it is ``min(relu(x), 6)``: the same values, exactly, and
-    several times faster to train on the CPU, where MXNet 1.9's clip kernel is slow
-    (5 ns an element) and oneDNN's ReLU is not. With ``fast == FUSED_BN_RELU`` the ReLU
+    faster to train on the CPU, where MXNet 1.9's clip kernel is slow (5 ns an element,
+    single-threaded) and oneDNN's ReLU is not. With ``fast == FUSED_BN_RELU`` the ReLU
     is fused into the BatchNorm (oneDNN's BatchNormWithReLU, same parameters and names),
     5% faster again; its backward needs every activation in one oneDNN blocking, which
     AVX2 kernels give (common.use_training_kernels) and AVX-512 kernels do not (oneDNN
