@@ -26,9 +26,9 @@ def use_training_kernels():
     When the two meet, MXNet 1.9 hands oneDNN a BatchNorm backward whose data and
     gradient layouts differ, and oneDNN runs its reference kernel: 100x slower, about
     200 ms per call. With AVX2 kernels every layout has blocks of 8 and IGCV3 trains
-    about 5x faster (README, Speed). Inference keeps the AVX-512 kernels (it has no BatchNorm backward). Call it
-    before the process runs its first oneDNN operator; oneDNN reads the variable once.
-    Returns the ISA in effect.
+    about 5x faster (README, Speed). Inference keeps the AVX-512 kernels (it has no
+    BatchNorm backward). Call it before the process runs its first oneDNN operator;
+    oneDNN reads the variable once. Returns the ISA in effect.
     """
     return os.environ.setdefault('DNNL_MAX_CPU_ISA', TRAINING_ISA)
 

@@ -104,8 +104,7 @@ def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=Tr
     os.environ['MXNET_SUBGRAPH_BACKEND'] = 'MKLDNN' if fused else 'NONE'
     labelled = 'softmax_label' in sym.list_arguments()
     try:
-        mod = Module(sym, context=devices,
-                            label_names=['softmax_label'] if labelled else None)
+        mod = Module(sym, context=devices, label_names=['softmax_label'] if labelled else None)
         mod.bind(data_shapes=[('data', (batch_size,) + tuple(image_shape))],
                  label_shapes=[('softmax_label', (batch_size,))] if labelled else None,
                  for_training=False)

@@ -19,6 +19,8 @@ import logging
 import mxnet as mx
 import numpy as np
 
+from symbol.common import interleave_order
+
 # Ops between a BatchNorm and a permutation that act on each element alone.
 ELEMENTWISE = ('clip', 'Activation')
 
@@ -26,22 +28,6 @@ ELEMENTWISE = ('clip', 'Activation')
 def _is_variable(nodes, entry, params):
     node = nodes[entry[0]]
     return node['op'] == 'null' and node['name'] in params
-
-
-def _permuted_convs(graph):
-    """Indices of the convs whose output reaches a permutation through BatchNorm [and
-    elementwise ops]."""
-    nodes = graph['nodes']
-    out = set()
-    for merge in nodes:
-        if _permutation_groups(nodes, merge) is None:
-            continue
-        at = nodes[nodes[merge['inputs'][0][0]]['inputs'][0][0]]['inputs'][0][0]
-        while nodes[at]['op'] in ELEMENTWISE:
-            at = nodes[at]['inputs'][0][0]
-        if nodes[at]['op'] == 'BatchNorm':
-            out.add(nodes[at]['inputs'][0][0])
-    return out
 
 
 def dense_grouped_1x1(graph, arg, only=None):
@@ -92,10 +78,11 @@ def _permutation_groups(nodes, merge):
         return None
 
 
-def fold_permutations(graph, arg, aux):
-    """In place: every channel permutation after conv (dense, weight a parameter) ->
-    BatchNorm [-> elementwise ops], each used once, folded into the conv's rows and the
-    BatchNorm's parameters. Returns how many."""
+def find_permutations(graph, arg, aux):
+    """The foldable channel permutations: [(permutation's last node, its source entry,
+    groups, BatchNorm node, conv node)] (node indices) for every permutation after conv
+    -> BatchNorm [-> elementwise ops], each used once, with the conv's weight and the
+    BatchNorm's inputs parameters in ``arg``/``aux``."""
     nodes = graph['nodes']
     uses = [0] * len(nodes)
     for node in nodes:
@@ -103,7 +90,7 @@ def fold_permutations(graph, arg, aux):
             uses[entry[0]] += 1
     for entry in graph['heads']:
         uses[entry[0]] += 1
-    redirect = {}
+    found = []
     for index, merge in enumerate(nodes):
         groups = _permutation_groups(nodes, merge)
         if groups is None:
@@ -117,19 +104,28 @@ def fold_permutations(graph, arg, aux):
         if bn['op'] != 'BatchNorm' or uses[at] != 1 \
                 or bn.get('attrs', {}).get('axis', '1') != '1':
             continue
-        conv = nodes[bn['inputs'][0][0]]
-        if conv['op'] != 'Convolution' or uses[bn['inputs'][0][0]] != 1 \
-                or conv.get('attrs', {}).get('num_group', '1') != '1' \
-                or not _is_variable(nodes, conv['inputs'][1], arg) \
+        conv = bn['inputs'][0][0]
+        if nodes[conv]['op'] != 'Convolution' or uses[conv] != 1 \
+                or not _is_variable(nodes, nodes[conv]['inputs'][1], arg) \
                 or not all(_is_variable(nodes, e, arg) or _is_variable(nodes, e, aux)
                            for e in bn['inputs'][1:5]):
             continue
+        found.append((index, source, groups, at, conv))
+    return found
+
+
+def fold_permutations(graph, arg, aux, found):
+    """In place: the permutations ``found`` (find_permutations) whose conv is dense folded
+    into the conv's rows and the BatchNorm's parameters. Returns how many."""
+    nodes = graph['nodes']
+    redirect = {}
+    for index, source, groups, bn_index, conv_index in found:
+        conv, bn = nodes[conv_index], nodes[bn_index]
         weight_name = nodes[conv['inputs'][1][0]]['name']
         channels = arg[weight_name].shape[0]
-        if channels % groups:
+        if conv.get('attrs', {}).get('num_group', '1') != '1' or channels % groups:
             continue
-        # Output channel k of the permutation is channel (k % G) * (C / G) + k // G.
-        order = np.arange(channels).reshape(groups, -1).T.reshape(-1)
+        order = interleave_order(channels, groups)
         names = [weight_name] + [nodes[e[0]]['name'] for e in bn['inputs'][1:5]]
         if len(conv['inputs']) > 2:
             names.append(nodes[conv['inputs'][2][0]]['name'])
@@ -152,8 +148,9 @@ def inference_form(sym, arg, aux, all_dense=False):
     is faster in FP32. The inputs are not modified."""
     graph = json.loads(sym.tojson())
     arg, aux = dict(arg), dict(aux)
-    dense = dense_grouped_1x1(graph, arg, None if all_dense else _permuted_convs(graph))
-    folded = fold_permutations(graph, arg, aux)
+    found = find_permutations(graph, arg, aux)
+    dense = dense_grouped_1x1(graph, arg, None if all_dense else {f[4] for f in found})
+    folded = fold_permutations(graph, arg, aux, found)
     logging.debug('inference form: %d grouped 1x1 convs made dense, %d permutations folded',
                   dense, folded)
     out = mx.sym.load_json(json.dumps(graph))

@@ -7,6 +7,7 @@ average pooling and the classifier. The families differ only in their block func
 import math
 
 import mxnet as mx
+import numpy as np
 
 from common.errors import UserError
 
@@ -167,7 +168,7 @@ def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, rel
 
 
 # The training form computes grouped 1x1 convs of up to this many groups as dense ones:
-# the dense conv does G times the work, a loss beyond a few groups (IGCV2's 8 to 40).
+# the dense conv does G times the work, a loss beyond a few groups (IGCV2's up to 64).
 DENSE_MAX_GROUPS = 4
 
 
@@ -198,6 +199,12 @@ def interleaved_aux(sym):
             if name in aux and INTERLEAVE_ATTR in attrs}
 
 
+def interleave_order(channels, groups):
+    """The released channel behind each channel of the interleaved order: channel
+    i*groups+j is channel j*(channels/groups)+i (:func:`channel_permutation`)."""
+    return np.arange(channels).reshape(groups, -1).T.reshape(-1)
+
+
 def _permute_aux(sym, aux, to_graph):
     if not aux:
         return aux
@@ -209,9 +216,10 @@ def _permute_aux(sym, aux, to_graph):
         if name not in out:
             continue
         arr = out[name]
-        # released -> graph: (G, C/G) transposed; graph -> released: (C/G, G) transposed.
-        split = (g, -1) if to_graph else (-1, g)
-        out[name] = mx.nd.transpose(arr.reshape(split)).reshape((-1,))
+        order = interleave_order(arr.shape[0], g)
+        if not to_graph:
+            order = np.argsort(order)
+        out[name] = mx.nd.take(arr, mx.nd.array(order, ctx=arr.context))
     return out
 
 
