@@ -17,13 +17,15 @@ import logging
 import os
 import sys
 
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import checkpoint, evaluate
-from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.data import check_labels, parse_floats, parse_image_shape, record_iter
-from common.fit import get_devices
-from common.progress import Progress
+from common import runtime
+runtime.configure()  # before mxnet loads
 
+from common import checkpoint, evaluate  # noqa: E402
+from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.data import (check_labels, eval_record_iter, parse_floats,  # noqa: E402
+                         parse_image_shape_flag)
+from common.inference import bind_for_inference  # noqa: E402
+from common.progress import Progress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,8 +55,8 @@ def parse_args(argv=None):
 
 
 def score(args):
-    """Score; returns a dict of the results."""
-    shape = parse_image_shape(args.image_shape)
+    """Score; returns (a dict of the results, the metrics)."""
+    shape = parse_image_shape_flag(args.image_shape)
     mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
     if args.batch_size < 1:
         raise UserError('--batch-size must be positive')
@@ -64,16 +66,11 @@ def score(args):
     classes = checkpoint.num_classes_of(arg)
     total = check_labels(args.data_val, classes, 'data-val')
     shown = total if args.max_num_examples is None else min(total, args.max_num_examples)
-    devices = get_devices(args.gpus)
+    devices = runtime.get_devices(args.gpus)
     fused = not args.no_fuse
-    mod = checkpoint.bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
-    idx = os.path.splitext(args.data_val)[0] + '.idx'
-    data = record_iter(
-        'data-val', path_imgrec=args.data_val, path_imgidx=idx if os.path.isfile(idx) else '',
-        data_shape=shape, batch_size=args.batch_size, shuffle=False, round_batch=False,
-        rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
-        mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
-        std_b=std[2], preprocess_threads=args.data_nthreads)
+    mod = bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
+    data = eval_record_iter('data-val', args.data_val, '', shape, args.batch_size, args.resize,
+                            mean, std, args.data_nthreads)
     metrics = evaluate.make_metrics(args.top_k, classes)
     logging.info('scoring %s on %d images of %s (%s)', params_path, shown, args.data_val,
                  'fused' if fused else 'not fused')

@@ -9,9 +9,11 @@ Recipe (the same group's IGCV1 code): 400 epochs, batch 64, lr 0.1 x0.1 at epoch
 300 and 350, momentum 0.9, wd 1e-4, 4-pixel padding + random 32x32 crop + mirror,
 per-channel mean/std. 32x32 inputs select the CIFAR layout of every network.
 """
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import data, fit, train
-from common.cli import run
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+from common import data, fit, train  # noqa: E402
+from common.cli import run  # noqa: E402
 
 DATASETS = {
     'cifar10': dict(num_classes=10, rgb_mean='125.307,122.950,113.865',

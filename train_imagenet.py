@@ -16,9 +16,11 @@ jitter at random scale 0.533-1.0; validation center crop 224 of the 256 short si
 """
 import os
 
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import data, fit, train
-from common.cli import run
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+from common import data, fit, train  # noqa: E402
+from common.cli import run  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -1,20 +1,101 @@
-"""Loading checkpoints for inference: PREFIX-symbol.json + PREFIX-%04d.params, or a
-registered network name whose released weights sit in models/."""
+"""Checkpoint files: ``PREFIX-symbol.json``, ``PREFIX-%04d.params`` (number = epochs
+completed; keys ``arg:NAME``/``aux:NAME``) and ``PREFIX-%04d.states`` (optimizer state).
+
+Everything that writes, reads or checks them: their paths, the atomic save, loading for
+training and inference (a prefix, or a registered network whose released weights sit in
+models/), the check of parameters against a graph, the check of an optimizer state
+before MXNet unpickles it, and the last complete epoch of a prefix.
+"""
+import glob
 import json
+import logging
 import os
+import re
 
 import mxnet as mx
-import numpy as np
 
 import symbol
 
+from . import safe_pickle
+from .atomic import atomic_path
 from .errors import UserError
-from .fit import load_params
-from .inference import inference_form
-from .module import Module
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models')
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
+
+
+def checkpoint_paths(prefix, epoch):
+    """(symbol, params, states) paths of epoch ``epoch`` of ``prefix``."""
+    return ('%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch),
+            '%s-%04d.states' % (prefix, epoch))
+
+
+def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None):
+    """PREFIX-symbol.json, PREFIX-%04d.states (``save_states(path)`` writes it), then
+    PREFIX-%04d.params, each atomically. The .params file is written last: its presence
+    marks a complete checkpoint."""
+    sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
+    with atomic_path(sym_path) as tmp:
+        sym.save(tmp)
+    if save_states is not None:
+        with atomic_path(states_path) as tmp:
+            save_states(tmp)
+    blob = {'arg:' + k: v for k, v in arg_params.items()}
+    blob.update({'aux:' + k: v for k, v in aux_params.items()})
+    with atomic_path(params_path) as tmp:
+        mx.nd.save(tmp, blob)
+    logging.info('Saved checkpoint to "%s"', params_path)
+
+
+def load_params(path):
+    """(arg_params, aux_params) of a PREFIX-%04d.params file."""
+    if not os.path.isfile(path):
+        raise UserError('checkpoint %s not found' % path)
+    try:
+        saved = mx.nd.load(path)
+    except mx.base.MXNetError:
+        raise UserError('%s is not a readable MXNet parameter file' % path)
+    if not isinstance(saved, dict):
+        raise UserError('%s holds no named parameters' % path)
+    arg = {k[4:]: v for k, v in saved.items() if k.startswith('arg:')}
+    aux = {k[4:]: v for k, v in saved.items() if k.startswith('aux:')}
+    return arg, aux
+
+
+def last_complete_epoch(prefix):
+    """Highest N with a loadable PREFIX-%04d.params (0 if none)."""
+    found = []
+    for path in glob.glob(glob.escape(prefix) + '-*.params'):
+        match = re.match(r'.*-(\d{4,})\.params$', path)
+        if match:
+            found.append(int(match.group(1)))
+    for epoch in sorted(found, reverse=True):
+        try:
+            load_params(checkpoint_paths(prefix, epoch)[1])
+            return epoch
+        except UserError:
+            logging.warning('skipping unreadable checkpoint of epoch %d', epoch)
+    return 0
+
+
+# What an optimizer state file written by Module.save_optimizer_states references.
+STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray')}
+
+
+def check_states_file(path):
+    """Optimizer .states files are pickles, which can run code when loaded (MXNet's
+    Module.load_optimizer_states unpickles them as they are). Read the file first with an
+    unpickler that admits only NDArrays, refusing anything else, before MXNet loads it."""
+    try:
+        with open(path, 'rb') as f:
+            states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'))
+    except UserError:
+        raise
+    except Exception as err:
+        raise UserError('%s is not a readable optimizer state (%s); resume without it by '
+                        'removing it' % (path, err.__class__.__name__))
+    if not isinstance(states, dict):
+        raise UserError('%s is not an optimizer state written by this project' % path)
 
 
 def resolve(model, epoch):
@@ -90,50 +171,3 @@ def check_params(sym, arg, aux, image_shape, params_path):
         if wrong:
             parts.append('wrong shape %d: %s' % (len(wrong), ', '.join(wrong[:4])))
         raise UserError('%s does not match the graph: %s' % (params_path, '; '.join(parts)))
-
-
-def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=True):
-    """A Module bound for inference. ``fused`` (the default) binds, on the CPU, the
-    inference form of the graph (common.inference: permutations folded into parameters,
-    the same function) and lets MXNet's oneDNN backend fuse conv+BN+ReLU6; False binds
-    the graph as it is, unfused."""
-    if fused and all(d.device_type == 'cpu' for d in devices) \
-            and 'data' in sym.list_arguments():
-        sym, arg, aux = inference_form(sym, arg, aux)
-    previous = os.environ.get('MXNET_SUBGRAPH_BACKEND')
-    os.environ['MXNET_SUBGRAPH_BACKEND'] = 'MKLDNN' if fused else 'NONE'
-    labelled = 'softmax_label' in sym.list_arguments()
-    try:
-        mod = Module(sym, context=devices, label_names=['softmax_label'] if labelled else None)
-        mod.bind(data_shapes=[('data', (batch_size,) + tuple(image_shape))],
-                 label_shapes=[('softmax_label', (batch_size,))] if labelled else None,
-                 for_training=False)
-        mod.set_params(arg, aux, allow_missing=False, allow_extra=not labelled)
-    finally:
-        if previous is None:
-            del os.environ['MXNET_SUBGRAPH_BACKEND']
-        else:
-            os.environ['MXNET_SUBGRAPH_BACKEND'] = previous
-    return mod
-
-
-def preprocess(bgr, image_shape, resize, mean, std):
-    """An OpenCV BGR image -> (1, C, H, W) float32 as ImageRecordIter's validation path
-    makes it: shorter side to ``resize`` (0: as is), center crop, RGB, (x - mean) / std."""
-    import cv2
-    _, height, width = image_shape
-    if resize > 0:
-        h, w = bgr.shape[:2]
-        if h < w:
-            size = (int(w * resize / h), resize)
-        else:
-            size = (resize, int(h * resize / w))
-        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
-    h, w = bgr.shape[:2]
-    if h < height or w < width:
-        bgr = cv2.resize(bgr, (max(w, width), max(h, height)), interpolation=cv2.INTER_LINEAR)
-        h, w = bgr.shape[:2]
-    top, left = (h - height) // 2, (w - width) // 2
-    rgb = cv2.cvtColor(bgr[top:top + height, left:left + width], cv2.COLOR_BGR2RGB)
-    x = (rgb.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return x.transpose(2, 0, 1)[np.newaxis]

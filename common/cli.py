@@ -5,7 +5,7 @@ import os
 import platform
 import sys
 
-from .errors import UserError
+from .errors import UserError  # noqa: F401  (entry points import it from here)
 
 # MXNet's example scripts log this way; tools such as parse_log.py read the messages.
 LOG_FORMAT = '%(asctime)-15s %(message)s'
@@ -23,15 +23,36 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def setup_logging(level=logging.INFO):
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+def setup_logging(log_file='', rank=0, level=logging.INFO):
+    """Log to the console in MXNet's line format (``Node[rank]`` first on distributed
+    workers other than 0) and, with ``log_file``, to that file too (its folder created).
+    Calling it again adds no second console handler."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    fmt = logging.Formatter(('Node[%d] ' % rank if rank else '') + LOG_FORMAT)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in root.handlers):
+        console = logging.StreamHandler()
+        console.setFormatter(fmt)
+        root.addHandler(console)
+    if log_file:
+        folder = os.path.dirname(log_file)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
 
 
 def run(main):
-    """Call ``main()``; a user error ends in one line on stderr and exit status 2."""
+    """Call ``main()``; a mistake the user can fix (an exception whose class sets
+    ``user_fixable``: UserError, the network library's NetworkConfigError) ends in one
+    line on stderr and exit status 2."""
     try:
         return main()
-    except UserError as err:
+    except Exception as err:
+        if not getattr(err, 'user_fixable', False):
+            raise
         sys.stderr.write('error: %s\n' % ' '.join(str(err).split()))
         sys.exit(2)
     except KeyboardInterrupt:

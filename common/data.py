@@ -11,7 +11,7 @@ import time
 import mxnet as mx
 import numpy as np
 
-from symbol.common import parse_image_shape
+from symbol import NetworkConfigError, parse_image_shape
 
 from . import recordio
 from .errors import UserError
@@ -116,9 +116,18 @@ def parse_floats(text, name, count=3):
     return values
 
 
-def image_shape(args):
+def parse_image_shape_flag(text, flag='image-shape'):
     """--image-shape as (C, H, W); a malformed one is a UserError naming the flag."""
-    return parse_image_shape(args.image_shape)
+    try:
+        return parse_image_shape(text)
+    except NetworkConfigError:
+        raise UserError("bad --%s '%s': give channels,height,width, e.g. 3,224,224"
+                        % (flag, text))
+
+
+def image_shape(args):
+    """args.image_shape as (C, H, W) (parse_image_shape_flag)."""
+    return parse_image_shape_flag(args.image_shape)
 
 
 def _index_path(rec, idx):
@@ -151,6 +160,20 @@ def record_iter(flag, **kwargs):
         raise _read_error(flag, err)
 
 
+def eval_record_iter(flag, path, idx, image_shape, batch_size, resize, mean, std, threads,
+                     shuffle=False, seed=0, round_batch=False):
+    """The evaluation ImageRecordIter (validation, scoring, calibration): shorter side
+    resized to ``resize`` (0: as packed), center crop of ``image_shape``, (x - mean) / std,
+    no augmentation. Without ``round_batch`` the last batch is not filled from the start
+    (common.evaluate counts each image once)."""
+    return record_iter(
+        flag, path_imgrec=path, path_imgidx=_existing_index(path, idx, flag),
+        data_shape=image_shape, batch_size=batch_size, label_width=1, shuffle=shuffle,
+        seed=seed, round_batch=round_batch, rand_crop=False, rand_mirror=False,
+        resize=resize if resize > 0 else -1, mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
+        std_r=std[0], std_g=std[1], std_b=std[2], preprocess_threads=threads, dtype='float32')
+
+
 def safe_batches(data_iter, flag):
     """Iterate ``data_iter``; an image the decoder cannot read ends in a UserError."""
     it = iter(data_iter)
@@ -164,7 +187,7 @@ def safe_batches(data_iter, flag):
         yield batch
 
 
-def _require_file(path, flag):
+def require_file(path, flag):
     if not path:
         raise UserError('--%s is required (a .rec made by tools/im2rec.py)' % flag)
     if not os.path.isfile(path):
@@ -186,9 +209,8 @@ def check_index(rec_path, idx_path, record_offsets, flag):
     """The .idx lists exactly the records of the .rec, each at a record's start."""
     starts = set(record_offsets)
     try:
-        with open(idx_path) as f:
-            offsets = [int(line.split('\t')[1]) for line in f if line.strip()]
-    except (ValueError, IndexError):
+        offsets = [offset for _, offset in recordio.read_index(idx_path)]
+    except ValueError:
         raise UserError('--%s: %s is not an index ("key<TAB>offset" lines); repack with '
                         'tools/im2rec.py' % (flag, idx_path))
     if len(offsets) != len(starts) or not starts.issuperset(offsets):
@@ -237,12 +259,12 @@ def get_rec_iter(args, kv=None, epoch=0):
     mean = parse_floats(args.rgb_mean, 'rgb-mean')
     std = parse_floats(args.rgb_std, 'rgb-std')
     rank, num_workers = _worker_part(kv)
-    _require_file(args.data_train, 'data-train')
+    require_file(args.data_train, 'data-train')
     seed = (args.seed if args.seed is not None else 0) + epoch
-    common = dict(data_shape=shape, batch_size=args.batch_size, label_width=1,
-                  mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
-                  std_r=std[0], std_g=std[1], std_b=std[2],
-                  preprocess_threads=args.data_nthreads, dtype='float32')
+    base = dict(data_shape=shape, batch_size=args.batch_size, label_width=1,
+                mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
+                std_r=std[0], std_g=std[1], std_b=std[2],
+                preprocess_threads=args.data_nthreads, dtype='float32')
     aug = dict(rand_crop=args.random_crop, rand_mirror=args.random_mirror,
                random_h=args.max_random_h, random_s=args.max_random_s,
                random_l=args.max_random_l, max_aspect_ratio=args.max_random_aspect_ratio,
@@ -260,17 +282,14 @@ def get_rec_iter(args, kv=None, epoch=0):
         'data-train', path_imgrec=args.data_train,
         path_imgidx=_existing_index(args.data_train, args.data_train_idx, 'data-train'),
         shuffle=True, seed=seed, seed_aug=seed, round_batch=True, num_parts=num_workers,
-        part_index=rank, **dict(common, **aug))
+        part_index=rank, **dict(base, **aug))
     if num_workers > 1:
         train = mx.io.ResizeIter(train, batches_per_epoch(args, kv))
     val = None
     if args.data_val:
-        _require_file(args.data_val, 'data-val')
-        val = record_iter(
-            'data-val', path_imgrec=args.data_val,
-            path_imgidx=_existing_index(args.data_val, args.data_val_idx, 'data-val'),
-            shuffle=False, rand_crop=False, rand_mirror=False, round_batch=False,
-            resize=args.val_resize if args.val_resize > 0 else -1, **common)
+        require_file(args.data_val, 'data-val')
+        val = eval_record_iter('data-val', args.data_val, args.data_val_idx, shape,
+                               args.batch_size, args.val_resize, mean, std, args.data_nthreads)
     return train, val
 
 

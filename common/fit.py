@@ -5,26 +5,24 @@ Flags, checkpoint names and log lines are those of MXNet's example/image-classif
 ``Epoch[e] Validation-accuracy=``, ``Epoch[e] Time cost=``), so MXNet's parse_log.py and
 tools/plot_log.py read the logs.
 """
-import glob
 import logging
 import os
 import platform
 import random
-import re
-import signal
-import sys
 import time
 
 import mxnet as mx
 import numpy as np
 
+from symbol import Form
+
+from . import checkpoint, evaluate, runtime
 from . import data as data_mod
-from . import evaluate, safe_pickle
-from .schedule import EpochLRScheduler, learning_rate  # noqa: F401  (part of this API)
-from .cli import LOG_FORMAT
+from .cli import setup_logging
 from .errors import UserError
 from .module import Module
-from . import one_blocking_kernels, use_training_kernels
+from .schedule import EpochLRScheduler
+from .supervision import StopRequest, Watchdog
 
 SCHEDULES = ('multifactor', 'cosine')
 
@@ -34,13 +32,14 @@ def add_fit_args(parser):
     train.add_argument('--network', type=str, help='registered network (symbol/), any case')
     train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
     train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
-                       help='how the multiplier rounds widths (symbol/common.py)')
+                       help='how the multiplier rounds widths (symbol/widths.py)')
     train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
                        help='1: train the CPU training form (grouped 1x1 convs as block-'
-                            'diagonal dense convs, permutations folded into parameters, fused '
-                            'BN+ReLU6: same parameters and function, about twice as fast on '
-                            'CPUs); 0: the released ops; default 1 on the CPU, 0 with GPUs. '
-                            'Checkpoints keep the released graph either way')
+                            'diagonal dense convs, permutations folded into parameters, ReLU6 '
+                            'as min(relu, 6), BatchNorm fused with ReLU under AVX2 oneDNN '
+                            'kernels: same parameters and function, faster on CPUs); 0: the '
+                            'released ops; default 1 on the CPU, 0 with GPUs. Checkpoints keep '
+                            'the released graph either way')
     train.add_argument('--gpus', type=str, default=None,
                        help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
                             "GPU, else the CPU")
@@ -96,120 +95,10 @@ def parse_step_epochs(text, num_epochs):
         raise UserError("--lr-step-epochs '%s' must be comma-separated epochs or 'every'" % text)
 
 
-def checkpoint_paths(prefix, epoch):
-    return ('%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch),
-            '%s-%04d.states' % (prefix, epoch))
-
-
-def _atomic(path, write):
-    """write(tmp) then rename over ``path``: a crash never leaves a truncated file."""
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None):
-    """PREFIX-symbol.json, PREFIX-%04d.states, then PREFIX-%04d.params, each atomically.
-    The .params file is written last: its presence marks a complete checkpoint."""
-    folder = os.path.dirname(prefix)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
-    _atomic(sym_path, sym.save)
-    if save_states is not None:
-        _atomic(states_path, save_states)
-    blob = {'arg:' + k: v for k, v in arg_params.items()}
-    blob.update({'aux:' + k: v for k, v in aux_params.items()})
-    _atomic(params_path, lambda p: mx.nd.save(p, blob))
-    logging.info('Saved checkpoint to "%s"', params_path)
-
-
-def load_params(path):
-    """(arg_params, aux_params) of a PREFIX-%04d.params file."""
-    if not os.path.isfile(path):
-        raise UserError('checkpoint %s not found' % path)
-    try:
-        saved = mx.nd.load(path)
-    except mx.base.MXNetError:
-        raise UserError('%s is not a readable MXNet parameter file' % path)
-    if not isinstance(saved, dict):
-        raise UserError('%s holds no named parameters' % path)
-    arg = {k[4:]: v for k, v in saved.items() if k.startswith('arg:')}
-    aux = {k[4:]: v for k, v in saved.items() if k.startswith('aux:')}
-    return arg, aux
-
-
-# What an optimizer state file written by Module.save_optimizer_states references.
-STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray')}
-
-
-def check_states_file(path):
-    """Optimizer .states files are pickles, which can run code when loaded (MXNet's
-    Module.load_optimizer_states unpickles them as they are). Read the file first with an
-    unpickler that admits only NDArrays, refusing anything else, before MXNet loads it."""
-    try:
-        with open(path, 'rb') as f:
-            states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'))
-    except UserError:
-        raise
-    except Exception as err:
-        raise UserError('%s is not a readable optimizer state (%s); resume without it by '
-                        'removing it' % (path, err.__class__.__name__))
-    if not isinstance(states, dict):
-        raise UserError('%s is not an optimizer state written by this project' % path)
-
-
-def last_complete_epoch(prefix):
-    """Highest N with a loadable PREFIX-%04d.params (0 if none)."""
-    found = []
-    for path in glob.glob(glob.escape(prefix) + '-*.params'):
-        match = re.match(r'.*-(\d{4,})\.params$', path)
-        if match:
-            found.append(int(match.group(1)))
-    for epoch in sorted(found, reverse=True):
-        try:
-            load_params(checkpoint_paths(prefix, epoch)[1])
-            return epoch
-        except UserError:
-            logging.warning('skipping unreadable checkpoint of epoch %d', epoch)
-    return 0
-
-
-def synced_params(mod):
-    """mod.get_params() after every pending operation has finished.
-
-    MXNet 1.9's oneDNN BatchNorm updates its moving mean/var without the engine ordering
-    that update before Module.get_params' copy, so a plain get_params can save stale
-    running statistics (seen here: the same run saved different values from one process
-    to the next). Waiting first makes checkpoints exact and repeatable.
-    """
-    mx.nd.waitall()
-    return mod.get_params()
-
-
-def get_devices(gpus):
-    """--gpus: None -> every visible GPU, else the CPU; '' -> the CPU; '0,1' -> those."""
-    if gpus is None:
-        n = mx.context.num_gpus()
-        devices = [mx.gpu(i) for i in range(n)] or [mx.cpu()]
-        logging.info('--gpus not given: using %s', ', '.join(str(d) for d in devices))
-        return devices
-    if not gpus.strip():
-        return [mx.cpu()]
-    try:
-        ids = [int(i) for i in gpus.split(',')]
-    except ValueError:
-        raise UserError("--gpus '%s' must be comma-separated GPU numbers, or '' for the CPU" % gpus)
-    available = mx.context.num_gpus()
-    missing = [i for i in ids if i >= available]
-    if missing:
-        raise UserError('--gpus %s: this machine has %d GPU(s); use --gpus "" for the CPU'
-                        % (gpus, available))
-    return [mx.gpu(i) for i in ids]
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    mx.random.seed(seed)
 
 
 def create_kvstore(kv_store):
@@ -223,122 +112,14 @@ def create_kvstore(kv_store):
                         "dist_device_sync or dist_async" % kv_store)
 
 
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed)
-    mx.random.seed(seed)
-
-
-def setup_logging(log_file, rank=0):
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    fmt = logging.Formatter(('Node[%d] ' % rank if rank else '') + LOG_FORMAT)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in root.handlers):
-        console = logging.StreamHandler()
-        console.setFormatter(fmt)
-        root.addHandler(console)
-    if log_file:
-        folder = os.path.dirname(log_file)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        handler = logging.FileHandler(log_file)
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-
-
-def _metrics(top_k, num_classes):
-    return mx.metric.CompositeEvalMetric(evaluate.make_metrics(top_k, num_classes)
-                                         + [mx.metric.CrossEntropy()])
-
-
 def _initializer(name):
     if name == 'msra':
         return mx.init.MSRAPrelu()
     return mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2)
 
 
-class Watchdog(object):
-    """Ends the process when training makes no progress for ``timeout`` seconds.
-
-    MXNet's parameter server waits forever for a worker or server that died; with a
-    distributed kvstore every surviving worker would hang. ``touch()`` after each batch;
-    a thread checks and, past the timeout, logs the reason and exits with status 3.
-    """
-
-    def __init__(self, timeout, what):
-        import threading
-        self.timeout, self.what = timeout, what
-        self.last = time.time()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
-        self.thread.start()
-
-    def touch(self, *unused):
-        self.last = time.time()
-
-    update = touch  # usable as the progress object of common.evaluate
-
-    def _watch(self):
-        while not self.stopped.wait(min(5.0, self.timeout / 4)):
-            idle = time.time() - self.last
-            if idle > self.timeout:
-                logging.error('no progress for %.0f s in %s: a worker, server or scheduler '
-                              'has probably died; stopping (see --dist-timeout)', idle, self.what)
-                sys.stderr.write('error: distributed training stalled for %.0f s (a peer died?); '
-                                 'resume with --resume once every node is up\n' % idle)
-                sys.stderr.flush()
-                os._exit(3)
-
-    def stop(self):
-        self.stopped.set()
-
-
 class TrainingDiverged(UserError):
     pass
-
-
-class _StopRequest(object):
-    """SIGINT/SIGTERM set a flag; training stops after the current batch and saves."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self.old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.old[sig] = signal.signal(sig, self.handle)
-        return self
-
-    def handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        logging.info('Signal %d: stopping after this batch and saving a checkpoint '
-                     '(send again to stop at once)', signum)
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for sig, handler in self.old.items():
-            signal.signal(sig, handler)
-
-
-def resolve_training_form(args, devices):
-    """Sets args.fast_group_conv (None: 1 on the CPU, 0 on GPUs) and args.fuse_bn_relu,
-    and on the CPU caps oneDNN at the training kernels (common.use_training_kernels)."""
-    on_cpu = all(d.device_type == 'cpu' for d in devices)
-    if args.fast_group_conv is None:
-        args.fast_group_conv = int(on_cpu)
-    elif args.fast_group_conv and not on_cpu:
-        raise UserError('--fast-group-conv 1 is the CPU training form (BatchNorm fused with '
-                        'ReLU is a CPU operator); use --fast-group-conv 0 with --gpus')
-    args.fuse_bn_relu = False
-    if on_cpu:
-        isa = use_training_kernels()
-        args.fuse_bn_relu = bool(args.fast_group_conv) and one_blocking_kernels()
-        logging.info('CPU training: oneDNN kernels DNNL_MAX_CPU_ISA=%s, %s', isa,
-                     'training form (--fast-group-conv 1)%s' % (
-                         ', BatchNorm+ReLU fused' if args.fuse_bn_relu else '')
-                     if args.fast_group_conv else 'released ops (--fast-group-conv 0)')
 
 
 def validate_args(args):
@@ -358,9 +139,19 @@ def validate_args(args):
         raise UserError('--disp-batches must be positive')
 
 
+def _diverged(loss, epoch, nbatch, last_good):
+    """TrainingDiverged if the epoch's cross-entropy so far is not finite."""
+    if np.isfinite(loss.get_global()[1]):
+        return None
+    return TrainingDiverged('loss became NaN at epoch %d batch %d (%s); lower --lr and resume'
+                            % (epoch, nbatch, 'last good checkpoint: %s' % last_good
+                               if last_good else 'no checkpoint was saved'))
+
+
 def fit(args, get_network, data_loader=None):
-    """Train ``get_network(args)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
-    checkpoints store ``get_network(args, exact=True)``, the graph with the released ops."""
+    """Train ``get_network(args, form)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
+    the network trains in the form common.runtime.training_form picks, and checkpoints
+    store ``get_network(args, Form.RELEASED)``, the graph with the released ops."""
     validate_args(args)
     watchdog = Watchdog(args.dist_timeout, '--kv-store %s' % args.kv_store) \
         if 'dist' in args.kv_store else None
@@ -379,10 +170,10 @@ def fit(args, get_network, data_loader=None):
         if args.num_examples is None:
             raise UserError('--num-examples is required')
         data_mod.image_shape(args)
-        data_mod._require_file(args.data_train, 'data-train')
+        data_mod.require_file(args.data_train, 'data-train')
         count = data_mod.check_labels(args.data_train, args.num_classes, 'data-train')
         if args.data_val:
-            data_mod._require_file(args.data_val, 'data-val')
+            data_mod.require_file(args.data_val, 'data-val')
             val_count = data_mod.check_labels(args.data_val, args.num_classes, 'data-val')
         if count < args.num_examples:
             logging.warning('--num-examples %d but %s holds %d records; using %d',
@@ -396,8 +187,8 @@ def fit(args, get_network, data_loader=None):
         train, _ = data_loader(args, kv, 0)
         return data_mod.time_data_pipeline(train, args.batch_size, args.disp_batches)
 
-    devices = get_devices(args.gpus)
-    resolve_training_form(args, devices)
+    devices = runtime.get_devices(args.gpus)
+    form = runtime.training_form(args.fast_group_conv, devices)
     epoch_size = data_mod.batches_per_epoch(args, kv) if not args.benchmark else None
     if epoch_size is None:
         epoch_size = max(1, args.num_examples // args.batch_size) if args.num_examples else 10
@@ -405,26 +196,25 @@ def fit(args, get_network, data_loader=None):
 
     begin_epoch, arg_params, aux_params, states = 0, None, None, None
     if args.resume:
-        begin_epoch = last_complete_epoch(args.model_prefix)
+        begin_epoch = checkpoint.last_complete_epoch(args.model_prefix)
         logging.info('--resume: %s', 'epoch %d' % begin_epoch if begin_epoch
                      else 'no checkpoint yet, starting from scratch')
     elif args.load_epoch is not None:
         begin_epoch = args.load_epoch
     if begin_epoch > 0:
-        arg_params, aux_params = load_params(checkpoint_paths(args.model_prefix, begin_epoch)[1])
-        states = checkpoint_paths(args.model_prefix, begin_epoch)[2]
+        _, params_path, states = checkpoint.checkpoint_paths(args.model_prefix, begin_epoch)
+        arg_params, aux_params = checkpoint.load_params(params_path)
         logging.info('Loaded checkpoint of epoch %d from %s', begin_epoch, args.model_prefix)
     if begin_epoch >= args.num_epochs:
         logging.info('already trained %d of %d epochs: nothing to do', begin_epoch, args.num_epochs)
         return None
 
-    sym = get_network(args)
-    saved_sym = get_network(args, exact=True)
+    sym = get_network(args, form)
+    saved_sym = get_network(args, Form.RELEASED)
     if arg_params is not None:
-        from .checkpoint import check_params  # (checkpoint imports this module)
         try:
-            check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
-                         checkpoint_paths(args.model_prefix, begin_epoch)[1])
+            checkpoint.check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
+                                    params_path)
         except UserError as err:
             raise UserError('--network %s cannot resume from it: %s' % (args.network, err))
     steps = parse_step_epochs(args.lr_step_epochs, args.num_epochs)
@@ -449,24 +239,25 @@ def fit(args, get_network, data_loader=None):
     mod.init_optimizer(kvstore=kv, optimizer=args.optimizer, optimizer_params=optimizer_params)
     distributed = 'dist' in args.kv_store
     if states and os.path.isfile(states) and not distributed:
-        check_states_file(states)
+        checkpoint.check_states_file(states)
         mod.load_optimizer_states(states)
         logging.info('Loaded optimizer state from %s', states)
     elif begin_epoch > 0:
         logging.warning('no optimizer state for epoch %d: momentum restarts from zero',
                         begin_epoch)
 
-    metric = _metrics(args.top_k, args.num_classes)
+    loss = mx.metric.CrossEntropy()
+    metric = mx.metric.CompositeEvalMetric(
+        evaluate.make_metrics(args.top_k, args.num_classes) + [loss])
     speedometer = mx.callback.Speedometer(args.batch_size, args.disp_batches)
     save = args.model_prefix and kv.rank == 0
     last_saved = begin_epoch if begin_epoch else None
 
-    def checkpoint(epoch):
-        arg, aux = synced_params(mod)
-        save_checkpoint(args.model_prefix, epoch, saved_sym, arg, aux,
-                        None if distributed else mod.save_optimizer_states)
+    def last_good():
+        return checkpoint.checkpoint_paths(args.model_prefix, last_saved)[1] \
+            if save and last_saved else None
 
-    with _StopRequest() as stop:
+    with StopRequest() as stop:
         for epoch in range(begin_epoch, args.num_epochs):
             if watchdog:
                 watchdog.touch()
@@ -479,16 +270,12 @@ def fit(args, get_network, data_loader=None):
                 mod.forward_backward(batch)
                 mod.update()
                 mod.update_metric(metric, batch.label)
-                probs = mod.get_outputs()[0].asnumpy()
                 if watchdog:
                     watchdog.touch()
-                if not np.isfinite(probs).all():
-                    where = ('last good checkpoint: %s' % checkpoint_paths(
-                        args.model_prefix, last_saved)[1]) if (save and last_saved) else \
-                        'no checkpoint was saved'
-                    raise TrainingDiverged(
-                        'loss became NaN at epoch %d batch %d (%s); lower --lr and resume'
-                        % (epoch, nbatch, where))
+                if (nbatch + 1) % args.disp_batches == 0:
+                    diverged = _diverged(loss, epoch, nbatch, last_good())
+                    if diverged:
+                        raise diverged
                 speedometer(mx.model.BatchEndParam(epoch=epoch, nbatch=nbatch,
                                                    eval_metric=metric, locals=None))
                 if stop.requested:
@@ -496,17 +283,23 @@ def fit(args, get_network, data_loader=None):
             for name, value in metric.get_global_name_value():
                 logging.info('Epoch[%d] Train-%s=%f', epoch, name, value)
             logging.info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
+            diverged = _diverged(loss, epoch, nbatch, last_good())
+            if diverged:
+                raise diverged
             if stop.requested:
                 if save:
                     # A partial epoch is saved under its own name, never as a finished one.
-                    arg, aux = synced_params(mod)
-                    save_checkpoint(args.model_prefix + '-interrupted', epoch, saved_sym, arg, aux)
+                    arg, aux = mod.get_params()
+                    checkpoint.save_checkpoint(args.model_prefix + '-interrupted', epoch,
+                                               saved_sym, arg, aux)
                 logging.info('Stopped by signal in epoch %d; resume from the last complete '
                              'checkpoint with --resume', epoch)
                 return None
             done = epoch + 1
             if save and (done % args.save_period == 0 or done == args.num_epochs):
-                checkpoint(done)
+                arg, aux = mod.get_params()
+                checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, arg, aux,
+                                           None if distributed else mod.save_optimizer_states)
                 last_saved = done
             if watchdog:
                 watchdog.touch()

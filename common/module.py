@@ -1,16 +1,16 @@
 """The Module every training and scoring path binds: parameters go in and come out in the
-released layout, whatever layout its graph computes in.
+released layout, whatever form its graph computes in.
 
-The training form of IGCV3 (``fast_group_conv``, symbol/common.py) folds each block's
-channel permutation into the parameters before it, so that BatchNorm's running
-statistics live in interleaved channel order inside the graph. This Module converts them
-at the boundary: ``init_params``/``set_params`` take the released order, ``get_params``
-(and so every checkpoint) gives it. For a graph that keeps every state in the released
-order (the released graph itself, MobileNetV2) nothing changes.
+A graph in a CPU training form (symbol.forms) keeps the running statistics of the
+BatchNorms before a folded permutation in interleaved channel order. This Module converts
+them at the boundary (symbol.training_form.aux_to_graph/aux_to_released):
+``init_params``/``set_params`` take the released order, ``get_params`` (and so every
+checkpoint) gives it. For a graph in the released form (or MobileNetV2, which has no
+permutation) nothing changes.
 """
 import mxnet as mx
 
-from symbol.common import aux_to_graph, aux_to_released
+from symbol.training_form import aux_to_graph, aux_to_released
 
 
 class Module(mx.mod.Module):
@@ -28,5 +28,11 @@ class Module(mx.mod.Module):
                          force_init=force_init, allow_extra=allow_extra)
 
     def get_params(self):
+        """(arg_params, aux_params) in the released layout, after every pending operation
+        has finished: MXNet 1.9's oneDNN BatchNorm updates its moving mean/var without the
+        engine ordering that update before get_params' copy, so a plain get_params can
+        return stale running statistics (seen here: the same run saved different values
+        from one process to the next). Waiting first makes checkpoints exact."""
+        mx.nd.waitall()
         arg_params, aux_params = super().get_params()
         return arg_params, aux_to_released(self.symbol, aux_params)

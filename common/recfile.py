@@ -1,20 +1,23 @@
 """Writing RecordIO files so that an interrupted write never looks finished."""
 import os
 
+from .atomic import temporary_path
 from .recordio import IndexedRecordWriter, pack_image_record
 
 
 class AtomicRecordWriter(object):
     """``with AtomicRecordWriter('out/train') as w: w.write(index, label, image_bytes)``
 
-    Writes ``out/train.rec`` and ``.idx`` under temporary names and renames both only when
-    the block ends without an error; on an error the temporary files are removed.
+    Writes ``out/train.rec`` and ``.idx`` under temporary names (common.atomic) and
+    renames both only when the block ends without an error; on an error the temporary
+    files are removed. (Two files, so not common.atomic.atomic_path: the old .rec must go
+    before the new .idx arrives.)
     """
 
     def __init__(self, prefix):
         self.rec, self.idx = prefix + '.rec', prefix + '.idx'
-        self.tmp_rec = '%s.tmp-%d.rec' % (prefix, os.getpid())
-        self.tmp_idx = '%s.tmp-%d.idx' % (prefix, os.getpid())
+        self.tmp_rec = temporary_path(self.rec, keep_extension=True)
+        self.tmp_idx = temporary_path(self.idx, keep_extension=True)
         self.count = 0
 
     def __enter__(self):

@@ -94,6 +94,22 @@ def read_record_at(f, offset):
             return None
 
 
+def read_index(path):
+    """[(key, offset)] of an .idx file; a line that is not ``key<TAB>offset`` is a
+    ValueError naming it."""
+    entries = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                key, offset = line.split('\t')
+                entries.append((int(key), int(offset)))
+            except ValueError:
+                raise ValueError('%s line %d is not "key<TAB>offset"' % (path, number))
+    return entries
+
+
 class CorruptRecordError(ValueError):
     def __init__(self, offset, reason):
         super(CorruptRecordError, self).__init__('%s at byte %d' % (reason, offset))

@@ -2,9 +2,9 @@
 
 import symbol
 
-from .cli import ArgumentParser
-
 from . import data, fit
+from .cli import ArgumentParser
+from .errors import UserError
 
 
 def make_parser(description):
@@ -15,12 +15,22 @@ def make_parser(description):
     return parser
 
 
-def get_network(args, exact=False):
-    """The registered network for these flags (unknown keys are ignored by the builders);
-    ``exact`` gives the released ops even when --fast-group-conv trains another form."""
-    kwargs = dict(vars(args))
-    kwargs['fast_group_conv'] = bool(kwargs.get('fast_group_conv')) and not exact
-    return symbol.get_symbol(kwargs.pop('network'), **kwargs)
+def network_kwargs(args):
+    """The keywords of symbol.get_symbol that the flags set (every network takes them)."""
+    return dict(num_classes=args.num_classes, multiplier=args.multiplier,
+                image_shape=data.image_shape(args), layout=getattr(args, 'layout', None),
+                width_rule=args.width_rule, dtype=args.dtype,
+                label_smoothing=args.label_smoothing)
+
+
+def get_network(args, form):
+    """The registered network for these flags, in ``form`` (symbol.forms.Form)."""
+    try:
+        return symbol.get_symbol(args.network, form=form, **network_kwargs(args))
+    except symbol.UnknownNetworkError:
+        raise
+    except symbol.NetworkConfigError as err:
+        raise UserError('--network %s: %s' % (args.network, err))
 
 
 def default_prefix(args):

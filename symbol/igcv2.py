@@ -25,11 +25,15 @@ import math
 
 import mxnet as mx
 
-from .common import build_network, conv_bn, group_conv_bn, make_divisible, training_form
+from .forms import Form
 from .igcv3 import IGCV3_D
-from .registry import register
+from .layers import conv_bn
+from .registry import NetworkSpec, register, register_family
+from .training_form import group_conv_bn
+from .widths import make_divisible
 
 WIDTH = 4.0
+IGCV2_STAGES = tuple((t, make_divisible(c * WIDTH, 8), n, s) for t, c, n, s in IGCV3_D)
 
 
 def balanced_groups(in_channels, out_channels):
@@ -41,29 +45,25 @@ def balanced_groups(in_channels, out_channels):
 
 
 def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
-                fast=False, dtype='float32'):
+                form=Form.RELEASED, dtype='float32'):
     groups = balanced_groups(in_channels, out_channels)
     out = conv_bn(data, prefix + '-channelwise', in_channels, kernel=3, stride=stride,
                   num_group=in_channels)
     out = group_conv_bn(out, prefix + '-group1', out_channels, in_channels, groups, relu6=True,
-                        fast=fast, dtype=dtype, interleave=True)
+                        form=form, dtype=dtype, interleave=True)
     out = group_conv_bn(out, prefix + '-group2', out_channels, out_channels,
-                        out_channels // groups, fast=fast, dtype=dtype)
+                        out_channels // groups, form=form, dtype=dtype)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
 
 
-@register('igcv2')
-def igcv2(width=WIDTH, fast_group_conv=False, **kwargs):
-    """``fast_group_conv``: the training form (see symbol.igcv3)."""
-    width = float(width)
-    stages = tuple((t, make_divisible(c * width, 8), n, s) for t, c, n, s in IGCV3_D)
-
-    dtype = kwargs.get('dtype', 'float32')
-    fast = training_form(fast_group_conv, kwargs.get('fuse_bn_relu'))
-
+@register_family('igcv2')
+def igcv2_blocks(spec, form, dtype):
     def block(*args):
-        return igcv2_block(*args, fast=fast, dtype=dtype)
-    return build_network(block, stages, align=8, igcv3_quirks=False,
-                         fast_group_conv=fast_group_conv, **kwargs)
+        return igcv2_block(*args, form=form, dtype=dtype)
+    return block, spec.align
+
+
+register(NetworkSpec('igcv2', 'igcv2', IGCV2_STAGES,
+                     'IGCV2 baseline (our construction from the IGCV2 paper)', align=8))

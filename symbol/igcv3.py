@@ -18,18 +18,19 @@ Deviations and choices, each deliberate:
   (at most 64 pixels a side, e.g. CIFAR's 32x32) or ``layout='cifar'`` gets the layout of
   the public CIFAR ports: stem stride 1 and second stage stride 1 (final map 4x4).
 - ``width_rule='upstream'`` (default) reproduces upstream's width arithmetic, quirks
-  included (see ``common.upstream_plan``), so upstream's 0.5x/0.75x/1.4x checkpoints fit;
+  included (symbol.widths.upstream_plan), so upstream's 0.5x/0.75x/1.4x checkpoints fit;
   ``width_rule='standard'`` is the usual rule. Both agree at 1.0x.
 - The paper's CIFAR "IGCV3-D 0.7x/0.5x" have fewer blocks per stage; the block counts
   were never published. ``igcv3_0.7x`` and ``igcv3_0.5x`` use the counts below, chosen so
   the CIFAR-10 parameters are 0.70x and 0.50x of ``igcv3`` (within 5%).
-- ``dtype='float16'`` casts the input to float16 and ``fc`` back to float32 before the
-  softmax, for GPU training; the parameters are unchanged.
 """
 import mxnet as mx
 
-from .common import NetworkConfigError, build_network, conv_bn, group_conv_bn, training_form
-from .registry import register
+from .errors import NetworkConfigError
+from .forms import Form
+from .layers import conv_bn
+from .registry import NetworkSpec, register, register_family
+from .training_form import group_conv_bn
 
 # t, c, n, s
 IGCV3_D = ((1, 16, 1, 1), (6, 24, 4, 2), (6, 32, 6, 2), (6, 64, 8, 2),
@@ -47,7 +48,7 @@ IGCV3_D_05 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 3, 2),
 
 
 def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride, residual,
-                g1=2, g2=2, fast=False, dtype='float32'):
+                g1=2, g2=2, form=Form.RELEASED, dtype='float32'):
     for what, channels, groups in (('input', in_channels, g1),
                                    ('expansion', expand_channels, g1),
                                    ('expansion', expand_channels, g2),
@@ -56,65 +57,46 @@ def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride
             raise NetworkConfigError(
                 '%s: %s channels %d not divisible by %d groups; pick another multiplier '
                 'or group count' % (prefix, what, channels, groups))
-    # The permutation after the first conv's BN; the fast form folds it into that conv's
-    # weight and BN parameters (symbol.common.block_diagonal_conv_bn).
-    out = group_conv_bn(data, prefix + '-exp', expand_channels, in_channels, g1, fast=fast,
+    # The permutation after the first conv's BN (folded into that conv's weight and BN
+    # parameters in the CPU training form).
+    out = group_conv_bn(data, prefix + '-exp', expand_channels, in_channels, g1, form=form,
                         dtype=dtype, interleave=True)
     out = conv_bn(out, prefix + '-depthwise', expand_channels, kernel=3, stride=stride,
-                  num_group=expand_channels, relu6=True, fast=fast)
-    out = group_conv_bn(out, prefix + '-linear', out_channels, expand_channels, g2, fast=fast,
+                  num_group=expand_channels, relu6=True, form=form)
+    out = group_conv_bn(out, prefix + '-linear', out_channels, expand_channels, g2, form=form,
                         dtype=dtype)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
 
 
-def build_igcv3(stages, g1=2, g2=2, fast_group_conv=False, **kwargs):
-    """IGCV3 from a stage table; ``g1``/``g2`` are the group counts of the two 1x1 convs;
-    ``fast_group_conv`` gives the CPU training form: the same parameters and function,
-    several times faster to train on the CPU (grouped 1x1 convs as block-diagonal dense
-    convs, the permutation folded into parameters, ReLU6 as min(relu(x), 6));
-    ``fuse_bn_relu`` also fuses BatchNorm and ReLU (see symbol.common.training_form). Other keyword arguments are those of
-    ``common.build_network``."""
-    g1, g2 = int(g1), int(g2)
+@register_family('igcv3', options=('g1', 'g2'))
+def igcv3_blocks(spec, form, dtype, g1=None, g2=None):
+    """``g1``/``g2``: group counts of the two 1x1 convs (default: the network's groups);
+    widths are multiples of the larger (the network's align)."""
+    g1 = spec.groups[0] if g1 is None else int(g1)
+    g2 = spec.groups[1] if g2 is None else int(g2)
     if g1 < 1 or g2 < 1:
         raise NetworkConfigError('group counts must be at least 1, got g1=%d g2=%d' % (g1, g2))
 
-    dtype = kwargs.get('dtype', 'float32')
-    fast = training_form(fast_group_conv, kwargs.get('fuse_bn_relu'))
-
     def block(*args):
-        return igcv3_block(*args, g1=g1, g2=g2, fast=fast, dtype=dtype)
-    return build_network(block, stages, align=max(g1, g2), igcv3_quirks=True,
-                         fast_group_conv=fast_group_conv, **kwargs)
+        return igcv3_block(*args, g1=g1, g2=g2, form=form, dtype=dtype)
+    return block, max(g1, g2)
 
 
-@register('igcv3')
-def igcv3(**kwargs):
-    """IGCV3-D, the released network."""
-    return build_igcv3(IGCV3_D, **kwargs)
-
-
-@register('igcv3_g2g4')
-def igcv3_g2g4(**kwargs):
-    """Upstream variant with 4 groups in each block's last 1x1 conv."""
-    kwargs.update(g1=2, g2=4)
-    return build_igcv3(IGCV3_D, **kwargs)
-
-
-@register('igcv3_wider')
-def igcv3_wider(**kwargs):
-    """IGCV3-W: MobileNetV2 depths at twice the width."""
-    return build_igcv3(IGCV3_W, **kwargs)
-
-
-@register('igcv3_0.7x')
-def igcv3_07x(**kwargs):
-    """The paper's CIFAR IGCV3-D 0.7x: fewer blocks, same widths."""
-    return build_igcv3(IGCV3_D_07, **kwargs)
-
-
-@register('igcv3_0.5x')
-def igcv3_05x(**kwargs):
-    """The paper's CIFAR IGCV3-D 0.5x: fewer blocks, same widths."""
-    return build_igcv3(IGCV3_D_05, **kwargs)
+for _spec in (
+        NetworkSpec('igcv3', 'igcv3', IGCV3_D, 'IGCV3-D, the released network',
+                    groups=(2, 2), align=2, igcv3_quirks=True),
+        NetworkSpec('igcv3_g2g4', 'igcv3', IGCV3_D,
+                    "upstream variant with 4 groups in each block's last 1x1 conv",
+                    groups=(2, 4), align=4, igcv3_quirks=True),
+        NetworkSpec('igcv3_wider', 'igcv3', IGCV3_W,
+                    'IGCV3-W: MobileNetV2 depths at twice the width',
+                    groups=(2, 2), align=2, igcv3_quirks=True),
+        NetworkSpec('igcv3_0.7x', 'igcv3', IGCV3_D_07,
+                    "the paper's CIFAR IGCV3-D 0.7x: fewer blocks, same widths",
+                    groups=(2, 2), align=2, igcv3_quirks=True),
+        NetworkSpec('igcv3_0.5x', 'igcv3', IGCV3_D_05,
+                    "the paper's CIFAR IGCV3-D 0.5x: fewer blocks, same widths",
+                    groups=(2, 2), align=2, igcv3_quirks=True)):
+    register(_spec)

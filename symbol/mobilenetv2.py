@@ -9,8 +9,9 @@ the last conv int(1280*m) filters above 1.0x.
 """
 import mxnet as mx
 
-from .common import build_network, conv_bn, training_form
-from .registry import register
+from .forms import Form
+from .layers import conv_bn
+from .registry import NetworkSpec, register, register_family
 
 # t, c, n, s
 MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -18,23 +19,22 @@ MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
 
 
 def mobilenetv2_block(data, prefix, in_channels, expand_channels, out_channels, stride,
-                      residual, fast=False):
-    out = conv_bn(data, prefix + '-exp', expand_channels, relu6=True, fast=fast)
+                      residual, form=Form.RELEASED):
+    out = conv_bn(data, prefix + '-exp', expand_channels, relu6=True, form=form)
     out = conv_bn(out, prefix + '-depthwise', expand_channels, kernel=3, stride=stride,
-                  num_group=expand_channels, relu6=True, fast=fast)
+                  num_group=expand_channels, relu6=True, form=form)
     out = conv_bn(out, prefix + '-linear', out_channels)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out
 
 
-@register('mobilenetv2')
-def mobilenetv2(fast_group_conv=False, **kwargs):
-    """``fast_group_conv``/``fuse_bn_relu``: the CPU training form of BN+ReLU6
-    (symbol.common.training_form)."""
-    fast = training_form(fast_group_conv, kwargs.get('fuse_bn_relu'))
-
+@register_family('mobilenetv2')
+def mobilenetv2_blocks(spec, form, dtype):
     def block(*args):
-        return mobilenetv2_block(*args, fast=fast)
-    return build_network(block, MOBILENETV2, align=1, igcv3_quirks=False,
-                         fast_group_conv=fast_group_conv, **kwargs)
+        return mobilenetv2_block(*args, form=form)
+    return block, spec.align
+
+
+register(NetworkSpec('mobilenetv2', 'mobilenetv2', MOBILENETV2,
+                     "MobileNetV2 as the IGCV3 authors' code wrote it"))

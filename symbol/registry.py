@@ -1,32 +1,69 @@
-"""Name -> builder registry behind ``symbol.get_symbol``."""
-from .common import NetworkConfigError
+"""The registered networks, one record each, and the block family each is built from.
 
-_BUILDERS = {}
+A network is data (NetworkSpec: its stage table, group counts, width arithmetic) plus a
+family that makes its block. The builder (symbol.builder), tools/summary.py and the
+PyTorch twin (tools/torch_igcv3.py) all read these records.
+"""
+from dataclasses import dataclass
+
+from .errors import UnknownNetworkError
 
 
-class UnknownNetworkError(NetworkConfigError):
-    pass
+@dataclass(frozen=True)
+class NetworkSpec:
+    """One registered network.
+
+    ``stages`` rows are (t, c, n, s) with ImageNet strides (the CIFAR layout is derived,
+    symbol.builder.cifar_strides); ``groups`` the (g1, g2) group counts of the block's two
+    1x1 convs where the family has them; ``align`` the multiple every width is rounded
+    up to; ``igcv3_quirks`` upstream's IGCV3 width arithmetic (symbol.widths)."""
+    name: str
+    family: str
+    stages: tuple
+    description: str
+    groups: tuple = (1, 1)
+    align: int = 1
+    igcv3_quirks: bool = False
 
 
-def register(name):
-    """Register ``builder(**kwargs) -> Symbol`` under ``name`` (case-insensitive)."""
-    def wrap(builder):
-        key = name.lower()
-        if key in _BUILDERS:
-            raise ValueError('network %s registered twice' % name)
-        _BUILDERS[key] = builder
-        return builder
+# family name -> (make_blocks(spec, form, dtype, **options) -> (block, align), option names)
+_FAMILIES = {}
+_SPECS = {}
+
+
+def register_family(name, options=()):
+    """Register ``make_blocks(spec, form, dtype, **options)``, returning the block function
+    ``block(data, prefix, in_c, expand_c, out_c, stride, residual)`` and the width
+    alignment; ``options`` are the extra keywords of get_symbol it takes."""
+    def wrap(make_blocks):
+        _FAMILIES[name] = (make_blocks, tuple(options))
+        return make_blocks
     return wrap
 
 
+def register(spec):
+    key = spec.name.lower()
+    if key in _SPECS:
+        raise ValueError('network %s registered twice' % spec.name)
+    if spec.family not in _FAMILIES:
+        raise ValueError('network %s: unknown family %s' % (spec.name, spec.family))
+    _SPECS[key] = spec
+    return spec
+
+
 def list_networks():
-    return sorted(_BUILDERS)
+    return sorted(_SPECS)
 
 
-def get_symbol(network, **kwargs):
-    """Build a registered network; keys a builder does not use are ignored."""
+def get_spec(network):
+    """The NetworkSpec registered as ``network`` (any case)."""
     key = str(network).lower()
-    if key not in _BUILDERS:
+    if key not in _SPECS:
         raise UnknownNetworkError("unknown network '%s': choose one of %s"
                                   % (network, ', '.join(list_networks())))
-    return _BUILDERS[key](**kwargs)
+    return _SPECS[key]
+
+
+def family_of(spec):
+    """(make_blocks, option names) of the spec's family."""
+    return _FAMILIES[spec.family]

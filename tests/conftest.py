@@ -9,7 +9,8 @@ for path in (ROOT, os.path.join(ROOT, 'tools')):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-import common  # noqa: E402,F401  (thread defaults before mxnet)
+from common import runtime  # noqa: E402
+runtime.configure()  # before mxnet loads
 from datasets import make_rec  # noqa: E402
 from helpers import run_script  # noqa: E402
 

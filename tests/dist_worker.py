@@ -5,7 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import common  # noqa: E402,F401
+from common import runtime  # noqa: E402
+runtime.configure()
 import mxnet as mx  # noqa: E402
 from common import data, fit, train  # noqa: E402
 from common.cli import run  # noqa: E402
@@ -40,7 +41,7 @@ def main():
             it = DyingIter(it, args.rank1_dies_at_batch)
         return it, val
     mod = fit.fit(args, train.get_network, loader)
-    arg, aux = fit.synced_params(mod)
+    arg, aux = mod.get_params()
     mx.nd.save(os.path.join(args.out, 'rank-%d.params' % mod._kvstore.rank),
                {'arg:' + k: v for k, v in arg.items()})
 

@@ -13,6 +13,13 @@ def run_script(*args, env=None, timeout=600, cwd=ROOT):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def module_outputs(mod, x):
+    """The outputs of a bound Module on the batch ``x`` (numpy), as numpy."""
+    import mxnet as mx
+    mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape[0])]), is_train=False)
+    return mod.get_outputs()[0].asnumpy()
+
+
 def assert_one_line_error(proc, *needles):
     """A user mistake: non-zero exit, one line on stderr, no traceback."""
     assert proc.returncode != 0, proc.stdout

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common import checkpoint
+from common.inference import bind_for_inference
 from conftest import NORM
 from datasets import make_rec
 from helpers import assert_one_line_error, run_script
@@ -66,7 +67,7 @@ def test_onnxruntime_matches_mxnet(tmp_path, network, shape, classes):
     x = np.random.RandomState(3).uniform(-2, 2, (3,) + shape).astype(np.float32)
     ours = export_onnx.mxnet_probabilities(export_onnx.exportable_symbol(sym, shape), arg, aux, x)
     # The released graph (with SoftmaxOutput) gives the same probabilities as the export's.
-    released = checkpoint.bind_for_inference(sym, arg, aux, 3, shape, [mx.cpu()], fused=False)
+    released = bind_for_inference(sym, arg, aux, 3, shape, [mx.cpu()], fused=False)
     released.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(3)]), is_train=False)
     np.testing.assert_allclose(ours, released.get_outputs()[0].asnumpy(), atol=1e-6)
     theirs = export_onnx.onnx_probabilities(str(out), x)

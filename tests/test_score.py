@@ -8,9 +8,10 @@ import pytest
 
 import score
 import symbol
-from common import checkpoint, fit
+from common import checkpoint
+from common.inference import bind_for_inference
 from datasets import make_rec
-from helpers import assert_one_line_error, run_script
+from helpers import assert_one_line_error, module_outputs, run_script
 
 from conftest import NORM
 
@@ -35,37 +36,22 @@ def test_score_matches_training_validation_and_counts_each_image_once(trained):
     assert json.loads(proc.stdout)['images'] == 37
 
 
-def _outputs(mod, x):
-    mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(x.shape[0])]), is_train=False)
-    return mod.get_outputs()[0].asnumpy()
-
-
-def test_fused_inference_gives_the_same_predictions(trained):
-    folder, _ = trained
-    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    x = np.random.RandomState(0).uniform(-2, 2, (64, 3, 16, 16)).astype(np.float32)
-    fused = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 64, (3, 16, 16), [mx.cpu()], True), x)
-    plain = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 64, (3, 16, 16), [mx.cpu()], False), x)
-    np.testing.assert_array_equal(fused.argmax(1), plain.argmax(1))
-    np.testing.assert_allclose(fused, plain, atol=1e-4)
-
-
 # SymbolBlock.imports itself warns while inferring types before it knows the input's.
 @pytest.mark.filterwarnings('ignore:Cannot decide type for the following arguments')
-def test_symbolblock_imports_give_the_module_outputs(trained):
+def test_symbolblock_imports_give_the_modulemodule_outputs(trained):
     folder, _ = trained
     net = mx.gluon.SymbolBlock.imports(str(folder / 'm-symbol.json'), ['data', 'softmax_label'],
                                        str(folder / 'm-0002.params'))
     x = np.random.RandomState(1).uniform(-2, 2, (8, 3, 16, 16)).astype(np.float32)
     gluon_out = net(mx.nd.array(x), mx.nd.zeros(8)).asnumpy()
     sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    module_out = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 8, (3, 16, 16), [mx.cpu()], False), x)
+    module_out = module_outputs(bind_for_inference(sym, arg, aux, 8, (3, 16, 16), [mx.cpu()], False), x)
     np.testing.assert_allclose(gluon_out, module_out, rtol=1e-5, atol=1e-6)
 
 
 def test_registered_name_rebuilds_the_graph_from_params_alone(trained, tmp_path, monkeypatch):
     folder, _ = trained
-    arg, aux = fit.load_params(str(folder / 'm-0002.params'))
+    arg, aux = checkpoint.load_params(str(folder / 'm-0002.params'))
     blob = {'arg:' + k: v for k, v in arg.items()}
     blob.update({'aux:' + k: v for k, v in aux.items()})
     mx.nd.save(str(tmp_path / 'igcv3_0.5x-0000.params'), blob)
@@ -101,8 +87,8 @@ def test_predict_uses_score_preprocessing(trained, tmp_path):
                                batch_size=1, resize=16, mean_r=128, mean_g=128, mean_b=128,
                                std_r=64, std_g=64, std_b=64)
     sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    mod = checkpoint.bind_for_inference(sym, arg, aux, 1, (3, 16, 16), [mx.cpu()])
-    probs = _outputs(mod, next(iter(it)).data[0].asnumpy())[0]
+    mod = bind_for_inference(sym, arg, aux, 1, (3, 16, 16), [mx.cpu()])
+    probs = module_outputs(mod, next(iter(it)).data[0].asnumpy())[0]
     for t in top:
         assert t['probability'] == pytest.approx(float(probs[t['label']]), abs=2e-3)
 
@@ -125,20 +111,3 @@ def test_checkpoint_of_another_network_lists_the_differences(trained, tmp_path):
     proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '7',
                       '--data-val', folder / 'val.rec', *NORM)
     assert_one_line_error(proc, 'm-0007.params: no such checkpoint')
-
-
-def test_fast_trained_checkpoint_gives_the_same_outputs_in_the_released_graph(trained):
-    """train_cifar.py trains the block-diagonal form; its checkpoint stores the graph with
-    the released grouped convs, and both forms give the same outputs on its weights."""
-    folder, _ = trained
-    saved = json.loads((folder / 'm-symbol.json').read_text())
-    assert not any(n['op'] in ('Activation', '_contrib_BatchNormWithReLU') for n in saved['nodes'])
-    sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    fast = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4,
-                             fast_group_conv=True)
-    assert any(n['op'] == 'Activation' for n in json.loads(fast.tojson())['nodes'])
-    assert symbol.common.interleaved_aux(fast)  # running statistics kept in another order
-    x = np.random.RandomState(2).uniform(-2, 2, (16, 3, 16, 16)).astype(np.float32)
-    released = _outputs(checkpoint.bind_for_inference(sym, arg, aux, 16, (3, 16, 16), [mx.cpu()], False), x)
-    fast_out = _outputs(checkpoint.bind_for_inference(fast, arg, aux, 16, (3, 16, 16), [mx.cpu()], False), x)
-    np.testing.assert_allclose(fast_out, released, rtol=1e-5, atol=1e-6)

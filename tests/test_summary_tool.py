@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 
 from helpers import ROOT, assert_one_line_error, run_script
 
@@ -32,15 +30,3 @@ def test_readme_network_table_is_the_tools_output():
 def test_unknown_network_is_one_clear_line():
     proc = run_script('tools/summary.py', '--network', 'nope')
     assert_one_line_error(proc, "unknown network 'nope'", 'igcv3')
-
-
-def test_entry_points_use_every_core_unless_told():
-    code = 'import common, os; print(os.environ["OMP_NUM_THREADS"])'
-    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
-                         text=True).stdout.strip()
-    assert out == str(os.cpu_count())
-    env['OMP_NUM_THREADS'] = '1'
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
-                         text=True).stdout.strip()
-    assert out == '1'

@@ -9,7 +9,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from common import fit
+from common import checkpoint, fit, schedule
+from symbol import Form
 from datasets import make_rec
 from helpers import ROOT, assert_one_line_error, run_script
 
@@ -20,28 +21,28 @@ import train_imagenet
 def test_imagenet_recipe_lr_at_epoch_100():
     args = train_imagenet.parse_args([])
     steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
-    lr = fit.learning_rate(100, args.lr, args.num_epochs, args.lr_scheduler, args.lr_factor, steps)
+    lr = schedule.learning_rate(100, args.lr, args.num_epochs, args.lr_scheduler, args.lr_factor, steps)
     assert lr == pytest.approx(0.045 * 0.98 ** 100, rel=1e-12)
-    assert fit.learning_rate(0.5, args.lr, args.num_epochs, 'multifactor', args.lr_factor,
+    assert schedule.learning_rate(0.5, args.lr, args.num_epochs, 'multifactor', args.lr_factor,
                              steps) == pytest.approx(0.045)
 
 
 def test_cifar_recipe_steps():
     args = train_cifar.parse_args([])
     steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
-    at = lambda e: fit.learning_rate(e, args.lr, args.num_epochs, 'multifactor', 0.1, steps)
+    at = lambda e: schedule.learning_rate(e, args.lr, args.num_epochs, 'multifactor', 0.1, steps)
     assert [at(199.9), at(200), at(300), at(350), at(399)] == pytest.approx(
         [0.1, 0.01, 0.001, 0.0001, 0.0001])
 
 
 def test_cosine_and_warmup():
-    lr = lambda e: fit.learning_rate(e, 0.4, 10, 'cosine', warmup_epochs=2, warmup_begin_lr=0.0)
+    lr = lambda e: schedule.learning_rate(e, 0.4, 10, 'cosine', warmup_epochs=2, warmup_begin_lr=0.0)
     assert lr(0) == 0 and lr(1) == pytest.approx(0.2) and lr(2) == pytest.approx(0.4)
     assert lr(6) == pytest.approx(0.2) and lr(10) == pytest.approx(0)
 
 
 def test_scheduler_counts_updates_in_epochs():
-    sched = fit.EpochLRScheduler(10, base_lr=1.0, num_epochs=5, schedule='multifactor',
+    sched = schedule.EpochLRScheduler(10, base_lr=1.0, num_epochs=5, schedule='multifactor',
                                  factor=0.5, steps=[1, 3])
     assert [sched(0), sched(9), sched(10), sched(29), sched(30)] == [1, 1, 0.5, 0.5, 0.25]
 
@@ -131,7 +132,7 @@ def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     prefix = str(tmp_path / 'ck')
     sym = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=2, name='fc')
     good = {'fc_weight': mx.nd.ones((2, 3)), 'fc_bias': mx.nd.zeros(2)}
-    fit.save_checkpoint(prefix, 1, sym, good, {})
+    checkpoint.save_checkpoint(prefix, 1, sym, good, {})
 
     real_save = mx.nd.save
 
@@ -141,17 +142,17 @@ def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError('disk full')
     monkeypatch.setattr(mx.nd, 'save', dying_save)
     with pytest.raises(OSError):
-        fit.save_checkpoint(prefix, 2, sym, good, {})
+        checkpoint.save_checkpoint(prefix, 2, sym, good, {})
     monkeypatch.setattr(mx.nd, 'save', real_save)
     assert not os.path.exists(prefix + '-0002.params')
     assert sorted(os.listdir(tmp_path)) == ['ck-0001.params', 'ck-symbol.json']
-    assert fit.last_complete_epoch(prefix) == 1
-    arg, _ = fit.load_params(prefix + '-0001.params')
+    assert checkpoint.last_complete_epoch(prefix) == 1
+    arg, _ = checkpoint.load_params(prefix + '-0001.params')
     np.testing.assert_array_equal(arg['fc_weight'].asnumpy(), np.ones((2, 3)))
     # A truncated file under a finished name (written by another tool) is skipped too.
     with open(prefix + '-0003.params', 'wb') as f:
         f.write(b'\x00' * 10)
-    assert fit.last_complete_epoch(prefix) == 1
+    assert checkpoint.last_complete_epoch(prefix) == 1
 
 
 def test_nan_loss_stops_with_a_clear_message(small_recs, tmp_path):
@@ -207,7 +208,7 @@ def test_cifar_layout_is_the_default_for_cifar():
 
 def fit_network(args):
     from common import train
-    return train.get_network(args)
+    return train.get_network(args, Form.RELEASED)
 
 
 def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
@@ -273,8 +274,8 @@ def test_dead_worker_stops_the_whole_job(small_recs, tmp_path):
 
 
 def test_stall_watchdog_ends_the_process():
-    code = ('import sys, time; sys.path.insert(0, %r); import common.fit as f; '
-            'w = f.Watchdog(2, "--kv-store dist_sync"); time.sleep(30)' % ROOT)
+    code = ('import sys, time; sys.path.insert(0, %r); import common.supervision as s; '
+            'w = s.Watchdog(2, "--kv-store dist_sync"); time.sleep(30)' % ROOT)
     tic = time.time()
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3

@@ -9,11 +9,10 @@ Each measurement runs in a fresh process (so peak memory is its own), after warm
 iterations, and reports the median of the timed ones; with --rounds N every measurement
 is repeated N times, the phases interleaved, and the medians reported:
 - train: images/s of forward + backward + SGD update (the training step of common/fit.py),
-  in the CPU training form that training uses (symbol.common.training_form, with the
-  oneDNN kernels of common.use_training_kernels), and (train_exact) with the released
-  ops;
+  in the form training uses (common.runtime.training_form: on the CPU the CPU training
+  form with the oneDNN training kernels), and (train_exact) with the released ops;
 - infer: batch-1 latency (ms) and batch-N throughput (images/s), fused (the inference
-  form of common.inference plus MXNet's oneDNN conv+BN+ReLU6 fusion, what score.py
+  form of symbol.inference_form plus MXNet's oneDNN conv+BN+ReLU6 fusion, what score.py
   runs) and not (the released graph as it is);
 - data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
@@ -34,33 +33,28 @@ import tempfile
 
 import _path  # noqa: F401
 from _path import ROOT
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import (ArgumentParser, UserError, machine_description, median_seconds, run,
-                        setup_logging)
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+from common.cli import (ArgumentParser, UserError, machine_description,  # noqa: E402
+                        median_seconds, run, setup_logging)
 
 
 def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _devices(gpus):
-    import mxnet as mx
-    return [mx.gpu(int(i)) for i in gpus.split(',')] if gpus else [mx.cpu()]
-
-
 def phase_train(args, shape, fast):
-    if not args.gpus:
-        common.use_training_kernels()  # as common/fit.py does
+    devices = runtime.get_devices(args.gpus)
+    # As common/fit.py: the CPU training form on the CPU (train), or the released ops
+    # (train_exact, and both phases on GPUs).
+    form = runtime.training_form(None if fast else 0, devices)
     import mxnet as mx
     import numpy as np
     import symbol
-    from symbol.common import FUSED_BN_RELU, training_form
-    # The fast form is the CPU training form; on GPUs both phases train the released ops.
     sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
-                            dtype=args.dtype, multiplier=args.multiplier,
-                            fast_group_conv=fast and not args.gpus,
-                            fuse_bn_relu=common.one_blocking_kernels())
-    mod = mx.mod.Module(sym, context=_devices(args.gpus))
+                            dtype=args.dtype, multiplier=args.multiplier, form=form)
+    mod = mx.mod.Module(sym, context=devices)
     mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
              label_shapes=[('softmax_label', (args.batch_size,))])
     mod.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
@@ -76,17 +70,15 @@ def phase_train(args, shape, fast):
         mod.update()
         mx.nd.waitall()
     seconds = median_seconds(step, args.warmup, args.iterations)
-    form = {0: 'released', 1: 'training form', FUSED_BN_RELU: 'fused'}[
-        training_form(fast and not args.gpus, common.one_blocking_kernels())]
     return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
-            'training_form': form, 'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
+            'training_form': form.value, 'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
 
 
 def phase_infer(args, shape, fused):
     import mxnet as mx
     import numpy as np
     import symbol
-    from common import checkpoint
+    from common.inference import bind_for_inference
     sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
                             dtype=args.dtype, multiplier=args.multiplier)
     init = mx.mod.Module(sym, context=mx.cpu())
@@ -97,8 +89,8 @@ def phase_infer(args, shape, fused):
     out = {}
     rng = np.random.RandomState(0)
     for batch_size, key in ((1, 'latency_ms'), (args.batch_size, 'images_per_sec')):
-        mod = checkpoint.bind_for_inference(sym, arg, aux, batch_size, shape,
-                                            _devices(args.gpus), fused)
+        mod = bind_for_inference(sym, arg, aux, batch_size, shape,
+                                 runtime.get_devices(args.gpus), fused)
         batch = mx.io.DataBatch([mx.nd.array(rng.uniform(-1, 1, (batch_size,) + shape))],
                                 [mx.nd.zeros(batch_size)])
 
@@ -154,9 +146,6 @@ def phase_torch(args, shape, train):
     except ImportError:
         return {'skipped': 'torch is not installed (pip install -r requirements-bench.txt)'}
     import torch_igcv3
-    if args.network.lower() not in torch_igcv3.TABLES:
-        return {'skipped': 'tools/torch_igcv3.py has no PyTorch %s (it has %s)'
-                           % (args.network, ', '.join(sorted(torch_igcv3.TABLES)))}
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count()))
     torch.manual_seed(0)
     model = torch_igcv3.build(args.network.lower(), args.num_classes, shape)
@@ -276,8 +265,8 @@ def main():
     setup_logging()
     argv = sys.argv[1:]
     args = parse_args(argv)
-    from common.data import parse_image_shape
-    shape = parse_image_shape(args.image_shape)
+    from common.data import parse_image_shape_flag
+    shape = parse_image_shape_flag(args.image_shape)
     if args.phase:
         fn = {'train': lambda: phase_train(args, shape, True),
               'train_exact': lambda: phase_train(args, shape, False),

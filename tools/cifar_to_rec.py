@@ -15,7 +15,6 @@ import posixpath
 import tarfile
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
 from common import safe_pickle
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter

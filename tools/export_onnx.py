@@ -15,16 +15,19 @@ inputs and its probabilities must match MXNet's within --tolerance with the same
 """
 import json
 import logging
-import os
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import checkpoint
-from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.data import parse_image_shape
+from common import runtime
+runtime.configure()  # before mxnet loads
 
-import mxnet as mx
-import numpy as np
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import checkpoint  # noqa: E402
+from common.atomic import atomic_path  # noqa: E402
+from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.data import parse_image_shape_flag  # noqa: E402
+from common.inference import bind_for_inference  # noqa: E402
 
 
 def exportable_symbol(sym, image_shape):
@@ -47,8 +50,7 @@ def exportable_symbol(sym, image_shape):
 
 def mxnet_probabilities(sym, arg, aux, x):
     """MXNet's outputs of the plain (unfused) graph."""
-    mod = checkpoint.bind_for_inference(sym, arg, aux, x.shape[0], x.shape[1:], [mx.cpu()],
-                                        fused=False)
+    mod = bind_for_inference(sym, arg, aux, x.shape[0], x.shape[1:], [mx.cpu()], fused=False)
     mod.forward(mx.io.DataBatch([mx.nd.array(x)]), is_train=False)
     return mod.get_outputs()[0].asnumpy()
 
@@ -73,18 +75,10 @@ def export(sym, arg, aux, image_shape, out_path):
     fixed = exportable_symbol(sym, image_shape)
     params = {k: v for k, v in list(arg.items()) + list(aux.items())
               if k in fixed.list_arguments() + fixed.list_auxiliary_states()}
-    folder = os.path.dirname(out_path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = out_path + '.tmp.onnx'
-    try:
+    with atomic_path(out_path, keep_extension=True) as tmp:
         mx_onnx.export_model(fixed, params, in_shapes=[(1,) + tuple(image_shape)],
                              in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
                              dynamic_input_shapes=[(None,) + tuple(image_shape)])
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return fixed
 
 
@@ -114,7 +108,7 @@ def main():
     parser.add_argument('--tolerance', type=float, default=1e-4)
     args = parser.parse_args()
     setup_logging()
-    shape = parse_image_shape(args.image_shape)
+    shape = parse_image_shape_flag(args.image_shape)
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     fixed = export(sym, arg, aux, shape, args.output)
     logging.info('exported %s to %s', params_path, args.output)

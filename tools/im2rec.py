@@ -24,8 +24,8 @@ import random
 import time
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
 from common import recordio
+from common.atomic import atomic_path
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.progress import Progress
 from common.recfile import AtomicRecordWriter
@@ -59,11 +59,9 @@ def list_images(root, recursive, exts):
 
 
 def write_list(path, items):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
         for index, rel, label in items:
             f.write('%d\t%f\t%s\n' % (index, label, rel))
-    os.replace(tmp, path)
 
 
 def make_lists(args):
@@ -83,7 +81,7 @@ def make_lists(args):
     if args.recursive:
         lines = ['%s\t%d' % (os.path.relpath(folder, args.root), label)
                  for folder, label in classes.items()]
-        with open(args.prefix + '_classes.txt', 'w') as f:
+        with atomic_path(args.prefix + '_classes.txt') as tmp, open(tmp, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         logging.info('%d classes (saved to %s_classes.txt):\n%s', len(classes), args.prefix,
                      '\n'.join(lines))
@@ -127,7 +125,8 @@ def read_list(path):
 
 
 def encode_image(args, root, item):
-    """(index, packed record) or (index, None, reason) for one .lst entry."""
+    """(index, packed record, None), or (index, None, reason) when the image cannot be
+    read, decoded or encoded, for one .lst entry."""
     index, rel, labels = item
     label = labels if args.pack_label else labels[0]
     path = os.path.join(root, rel)
@@ -238,15 +237,10 @@ def verify(prefix):
         starts = sum(1 for _ in recordio.scan_headers(rec))
     except recordio.CorruptRecordError as err:
         raise UserError('%s is corrupt or truncated (%s); repack it' % (rec, err))
-    entries = []
-    with open(idx) as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    key, offset = line.split('\t')
-                    entries.append((int(key), int(offset)))
-                except ValueError:
-                    raise UserError('%s line %d is not "key<TAB>offset"' % (idx, number))
+    try:
+        entries = recordio.read_index(idx)
+    except ValueError as err:
+        raise UserError(str(err))
     if len(entries) != starts:
         raise UserError('%s lists %d records but %s holds %d; repack both together'
                         % (idx, len(entries), rec, starts))

@@ -11,6 +11,7 @@ import os
 import re
 
 import _path  # noqa: F401
+from common.atomic import atomic_path
 from common.cli import ArgumentParser, UserError, run, setup_logging
 
 TRAIN = re.compile(r'Epoch\[(\d+)\] Train-accuracy=([\d.eE+-]+)')
@@ -55,12 +56,8 @@ def plot(curves, out):
     speed_ax.set_ylabel('training samples/sec')
     speed_ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    folder = os.path.dirname(out)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = out + '.tmp.png'
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, out)
+    with atomic_path(out, keep_extension=True) as tmp:
+        fig.savefig(tmp, dpi=100, format='png')
     plt.close(fig)
 
 

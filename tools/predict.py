@@ -13,15 +13,17 @@ import os
 import sys
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import checkpoint
-from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.data import parse_floats, parse_image_shape
-from common.fit import get_devices
+from common import runtime
+runtime.configure()  # before mxnet loads
 
-import cv2
-import mxnet as mx
-import numpy as np
+import cv2  # noqa: E402
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import checkpoint  # noqa: E402
+from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.data import parse_floats, parse_image_shape_flag  # noqa: E402
+from common.inference import bind_for_inference, preprocess  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,16 +58,16 @@ def read_synset(path, classes):
 def main():
     setup_logging()
     args = parse_args()
-    shape = parse_image_shape(args.image_shape)
+    shape = parse_image_shape_flag(args.image_shape)
     mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
     names = read_synset(args.synset, checkpoint.num_classes_of(arg))
-    mod = checkpoint.bind_for_inference(sym, arg, aux, 1, shape, get_devices(args.gpus))
+    mod = bind_for_inference(sym, arg, aux, 1, shape, runtime.get_devices(args.gpus))
     for path in args.images:
         bgr = cv2.imread(path, cv2.IMREAD_COLOR)
         if bgr is None:
             raise UserError('%s: missing or not an image' % path)
-        x = checkpoint.preprocess(bgr, shape, args.resize, mean, std)
+        x = preprocess(bgr, shape, args.resize, mean, std)
         mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)]), is_train=False)
         probs = mod.get_outputs()[0].asnumpy()[0]
         top = np.argsort(-probs)[:args.top_k]

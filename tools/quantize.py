@@ -11,7 +11,7 @@ like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
 1x1 convolutions wreck IGCV3 on the digits demo (98.9% -> 46-47% with --keep-graph,
 measured). So the graph is first put in its inference form with every grouped 1x1 conv
-dense (common.inference: block-diagonal weights, channel permutations folded into
+dense (symbol.inference_form: block-diagonal weights, channel permutations folded into
 parameters; the same function, and the INT8 checkpoint stores it), which oneDNN
 quantizes well. Calibration reads
 --num-calib-examples images of --calib-data with the validation preprocessing:
@@ -19,20 +19,21 @@ quantizes well. Calibration reads
 KL divergence. The first convolution and the classifier stay in float32 (the usual
 choice: they hold little of the compute and much of the accuracy).
 """
-import json
 import logging
 import os
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common import checkpoint
-from common.inference import inference_form
-from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging
-from common.data import parse_floats, parse_image_shape, record_iter
-from common.fit import save_checkpoint
+from common import runtime
+runtime.configure()  # before mxnet loads
 
-import mxnet as mx
-import numpy as np
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import checkpoint  # noqa: E402
+from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging  # noqa: E402
+from common.data import eval_record_iter, parse_floats, parse_image_shape_flag  # noqa: E402
+from common.inference import bind_for_inference  # noqa: E402
+from symbol.inference_form import inference_form  # noqa: E402
 
 
 def calibration_iter(args, shape):
@@ -40,13 +41,9 @@ def calibration_iter(args, shape):
     if not os.path.isfile(args.calib_data):
         raise UserError('--calib-data %s: no such file; pack one with tools/im2rec.py'
                         % args.calib_data)
-    idx = os.path.splitext(args.calib_data)[0] + '.idx'
-    return record_iter(
-        'calib-data', path_imgrec=args.calib_data, path_imgidx=idx if os.path.isfile(idx) else '',
-        data_shape=shape, batch_size=args.batch_size, shuffle=True, seed=0,
-        rand_crop=False, rand_mirror=False, resize=args.resize if args.resize > 0 else -1,
-        mean_r=mean[0], mean_g=mean[1], mean_b=mean[2], std_r=std[0], std_g=std[1],
-        std_b=std[2], preprocess_threads=args.data_nthreads)
+    return eval_record_iter('calib-data', args.calib_data, '', shape, args.batch_size,
+                            args.resize, mean, std, args.data_nthreads, shuffle=True, seed=0,
+                            round_batch=True)
 
 
 def quantize(sym, arg, aux, calib, calib_mode, num_examples, keep_graph=False):
@@ -64,7 +61,7 @@ def quantize(sym, arg, aux, calib, calib_mode, num_examples, keep_graph=False):
 
 def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
     """Images/s of fused inference on random input (median of ``iterations`` batches)."""
-    mod = checkpoint.bind_for_inference(sym, arg, aux, batch_size, shape, [mx.cpu()])
+    mod = bind_for_inference(sym, arg, aux, batch_size, shape, [mx.cpu()])
     batch = mx.io.DataBatch([mx.nd.array(np.random.RandomState(0).uniform(
         -1, 1, (batch_size,) + shape))], [mx.nd.zeros(batch_size)])
 
@@ -95,12 +92,12 @@ def main():
                         help='also measure FP32 and INT8 inference images/s (batch 50)')
     args = parser.parse_args()
     setup_logging()
-    shape = parse_image_shape(args.image_shape)
+    shape = parse_image_shape_flag(args.image_shape)
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     calib = calibration_iter(args, shape)
     qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, args.num_calib_examples,
                                 args.keep_graph)
-    save_checkpoint(args.output, 0, qsym, qarg, qaux)
+    checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux)
     logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
                  args.calib_mode, args.num_calib_examples, args.calib_data, params_path,
                  args.output)

@@ -8,10 +8,13 @@
 """
 
 import _path  # noqa: F401
-import common  # noqa: F401  (thread defaults, before mxnet)
-from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.complexity import complexity
-import symbol
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+import symbol  # noqa: E402
+from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.complexity import complexity  # noqa: E402
+from symbol.widths import WIDTH_RULES  # noqa: E402
 
 # The paper's tables (arXiv 1806.00178, and the authors' README): parameters in
 # millions and accuracy (%). Rows: (label, network, paper params, paper accuracies).
@@ -31,7 +34,7 @@ ZOO_SHAPES = (('3,224,224', 1000), ('3,32,32', 10))
 
 def count(network, image_shape, num_classes, **kwargs):
     sym = symbol.get_symbol(network, image_shape=image_shape, num_classes=num_classes, **kwargs)
-    return complexity(sym, symbol.common.parse_image_shape(image_shape))
+    return complexity(sym, symbol.parse_image_shape(image_shape))
 
 
 def render(header, rows, markdown):
@@ -95,8 +98,9 @@ def network_summary(args, markdown):
              ['  fully connected', '{:,}'.format(c['fc_params'])],
              ['batchnorm running values', '{:,}'.format(c['aux'])],
              ['multiply-adds (conv + fc)', '{:,}'.format(c['macs'])]]
-    title = '%s x%g (%s rule), input %s, %d classes' % (
-        args.network, args.multiplier, args.width_rule, args.image_shape, args.num_classes)
+    title = '%s (%s) x%g (%s rule), input %s, %d classes' % (
+        args.network, symbol.get_spec(args.network).description, args.multiplier,
+        args.width_rule, args.image_shape, args.num_classes)
     return title + '\n' + render(['', 'count'], rows, markdown)
 
 
@@ -104,7 +108,7 @@ def main():
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--network', default='igcv3', help='one of ' + ', '.join(symbol.list_networks()))
     parser.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
-    parser.add_argument('--width-rule', default='upstream', choices=symbol.common.WIDTH_RULES,
+    parser.add_argument('--width-rule', default='upstream', choices=WIDTH_RULES,
                         help='how the multiplier rounds widths')
     parser.add_argument('--image-shape', default='3,224,224', help='channels,height,width')
     parser.add_argument('--num-classes', type=int, default=1000)

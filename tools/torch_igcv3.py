@@ -1,19 +1,14 @@
-"""The same networks in PyTorch, built from the same stage tables, for speed comparisons
+"""The same networks in PyTorch, built from the same records (symbol.registry.NetworkSpec:
+stage table, group counts, width arithmetic), for speed comparisons
 (tools/benchmark.py --compare-torch). Optional: needs torch (requirements-bench.txt)."""
 import _path  # noqa: F401
 import torch
 from torch import nn
 
-from symbol.common import cifar_strides, upstream_plan
-from symbol.igcv3 import IGCV3_D, IGCV3_D_05, IGCV3_D_07, IGCV3_W
-from symbol.mobilenetv2 import MOBILENETV2
-
-# network -> (stage table, g1, g2, grouped IGCV3 block or dense MobileNetV2 block)
-TABLES = {
-    'igcv3': (IGCV3_D, 2, 2, True), 'igcv3_g2g4': (IGCV3_D, 2, 4, True),
-    'igcv3_wider': (IGCV3_W, 2, 2, True), 'igcv3_0.7x': (IGCV3_D_07, 2, 2, True),
-    'igcv3_0.5x': (IGCV3_D_05, 2, 2, True), 'mobilenetv2': (MOBILENETV2, 1, 1, False),
-}
+import symbol
+from symbol.builder import cifar_strides, resolve_layout
+from symbol.igcv2 import balanced_groups
+from symbol.widths import plan_widths
 
 
 def conv_bn(cin, cout, kernel=1, stride=1, groups=1, relu6=False):
@@ -34,18 +29,33 @@ class ChannelPermutation(nn.Module):
         return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+def igcv3_body(cin, cexp, cout, stride, g1, g2):
+    return nn.Sequential(conv_bn(cin, cexp, groups=g1), ChannelPermutation(g1),
+                         conv_bn(cexp, cexp, 3, stride, cexp, relu6=True),
+                         conv_bn(cexp, cout, groups=g2))
+
+
+def mobilenetv2_body(cin, cexp, cout, stride, g1, g2):
+    return nn.Sequential(conv_bn(cin, cexp, relu6=True),
+                         conv_bn(cexp, cexp, 3, stride, cexp, relu6=True),
+                         conv_bn(cexp, cout))
+
+
+def igcv2_body(cin, cexp, cout, stride, g1, g2):
+    groups = balanced_groups(cin, cout)
+    return nn.Sequential(conv_bn(cin, cin, 3, stride, cin),
+                         conv_bn(cin, cout, groups=groups, relu6=True), ChannelPermutation(groups),
+                         conv_bn(cout, cout, groups=cout // groups))
+
+
+# symbol family -> the block body (symbol/igcv3.py, mobilenetv2.py, igcv2.py)
+BODIES = {'igcv3': igcv3_body, 'mobilenetv2': mobilenetv2_body, 'igcv2': igcv2_body}
+
+
 class Block(nn.Module):
-    def __init__(self, cin, cexp, cout, stride, residual, g1, g2, grouped):
+    def __init__(self, body, residual):
         super().__init__()
-        if grouped:
-            self.body = nn.Sequential(conv_bn(cin, cexp, groups=g1), ChannelPermutation(g1),
-                                      conv_bn(cexp, cexp, 3, stride, cexp, relu6=True),
-                                      conv_bn(cexp, cout, groups=g2))
-        else:
-            self.body = nn.Sequential(conv_bn(cin, cexp, relu6=True),
-                                      conv_bn(cexp, cexp, 3, stride, cexp, relu6=True),
-                                      conv_bn(cexp, cout))
-        self.residual = residual
+        self.body, self.residual = body, residual
 
     def forward(self, x):
         out = self.body(x)
@@ -53,17 +63,19 @@ class Block(nn.Module):
 
 
 def build(network, num_classes=1000, image_shape=(3, 224, 224)):
-    stages, g1, g2, grouped = TABLES[network]
-    cifar = max(image_shape[1:]) <= 64
-    if cifar:
-        stages = cifar_strides(stages)
-    plan = upstream_plan(stages, 1.0, align=max(g1, g2), igcv3_quirks=grouped)
+    """The registered ``network`` at 1.0x with the upstream width rule, as symbol builds it."""
+    spec = symbol.get_spec(network)
+    body = BODIES[spec.family]
+    g1, g2 = spec.groups
+    cifar = resolve_layout(None, image_shape) == 'cifar'
+    stages = cifar_strides(spec.stages) if cifar else spec.stages
+    plan = plan_widths(stages, 1.0, 'upstream', spec.align, spec.igcv3_quirks)
     layers = [conv_bn(image_shape[0], plan.stem, 3, 1 if cifar else 2, relu6=True)]
     cin = plan.stem
     for stage in plan.stages:
         for j in range(stage.n):
-            layers.append(Block(cin, stage.expansion(j), stage.c, stage.s if j == 0 else 1,
-                                j > 0, g1, g2, grouped))
+            layers.append(Block(body(cin, stage.expansion(j), stage.c, stage.s if j == 0 else 1,
+                                     g1, g2), j > 0))
             cin = stage.c
     layers += [conv_bn(cin, plan.last, relu6=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                nn.Linear(plan.last, num_classes)]

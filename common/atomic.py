@@ -1,0 +1,31 @@
+"""Writing a file so that it appears complete or not at all: write a temporary file
+beside it, then rename it over the target (a rename within a folder is atomic)."""
+import contextlib
+import os
+
+
+def temporary_path(path, keep_extension=False):
+    """The temporary name this process writes ``path`` under: ``path.tmp-PID``, or with
+    ``keep_extension`` ``root.tmp-PID.ext`` (for writers that pick the format from the
+    extension)."""
+    if keep_extension:
+        root, ext = os.path.splitext(path)
+        return '%s.tmp-%d%s' % (root, os.getpid(), ext)
+    return '%s.tmp-%d' % (path, os.getpid())
+
+
+@contextlib.contextmanager
+def atomic_path(path, keep_extension=False):
+    """``with atomic_path(out) as tmp: write(tmp)``: ``out`` is replaced by what was written
+    to ``tmp`` when the block ends without an error; on an error ``tmp`` is removed and
+    ``out`` left as it was. The folder is created if needed."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    tmp = temporary_path(path, keep_extension)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,93 @@
+"""Where and how this process computes: thread defaults, oneDNN kernels, devices, and the
+graph form a training run uses.
+
+``configure()`` is the first step of every entry point that uses mxnet, before mxnet is
+imported (a library user calls it the same way); importing this module changes nothing.
+"""
+import logging
+import os
+
+from .errors import UserError
+
+# oneDNN ISA for CPU training; see use_training_kernels.
+TRAINING_ISA = 'AVX2'
+
+
+def configure():
+    """CPU defaults, each only where the user has not set the variable (README, Speed):
+    - OMP_NUM_THREADS: every core (MXNet's OpenMP otherwise uses half of them, which
+      halves CPU speed on small machines);
+    - MXNET_USE_OPERATOR_TUNING=0: MXNet's operator tuning runs cheap elementwise ops
+      (ReLU6's scalar minimum, additions) on one thread; off, they use every core.
+    Call it before mxnet is imported: MXNet reads them when it loads."""
+    os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+    os.environ.setdefault('MXNET_USE_OPERATOR_TUNING', '0')
+
+
+def use_training_kernels():
+    """Cap oneDNN at AVX2 kernels for CPU training, unless DNNL_MAX_CPU_ISA is set.
+
+    On AVX-512 CPUs oneDNN lays activations out in blocks of 16 channels, but in blocks
+    of 8 around convolutions whose input channels are not a multiple of 16 (IGCV3's 24).
+    When the two meet, MXNet 1.9 hands oneDNN a BatchNorm backward whose data and
+    gradient layouts differ, and oneDNN runs its reference kernel, two orders of magnitude
+    slower. With AVX2 kernels every layout has blocks of 8 (README, Speed). Inference keeps
+    the AVX-512 kernels (it has no BatchNorm backward). Call it before the process runs
+    its first oneDNN operator; oneDNN reads the variable once. Returns the ISA in effect.
+    """
+    return os.environ.setdefault('DNNL_MAX_CPU_ISA', TRAINING_ISA)
+
+
+def one_blocking_kernels():
+    """True when DNNL_MAX_CPU_ISA caps oneDNN at AVX2 or below, so that every activation
+    has one blocking and BatchNorm may be fused with ReLU in training
+    (symbol.forms.Form.CPU_TRAINING_FUSED)."""
+    return os.environ.get('DNNL_MAX_CPU_ISA', '').upper() in ('SSE41', 'AVX', 'AVX2')
+
+
+def get_devices(gpus):
+    """--gpus: None -> every visible GPU, else the CPU; '' -> the CPU; '0,1' -> those."""
+    import mxnet as mx
+    if gpus is None:
+        n = mx.context.num_gpus()
+        devices = [mx.gpu(i) for i in range(n)] or [mx.cpu()]
+        logging.info('--gpus not given: using %s', ', '.join(str(d) for d in devices))
+        return devices
+    if not gpus.strip():
+        return [mx.cpu()]
+    try:
+        ids = [int(i) for i in gpus.split(',')]
+    except ValueError:
+        raise UserError("--gpus '%s' must be comma-separated GPU numbers, or '' for the CPU" % gpus)
+    available = mx.context.num_gpus()
+    missing = [i for i in ids if i >= available]
+    if missing:
+        raise UserError('--gpus %s: this machine has %d GPU(s); use --gpus "" for the CPU'
+                        % (gpus, available))
+    return [mx.gpu(i) for i in ids]
+
+
+def training_form(fast_group_conv, devices):
+    """The form a run trains (symbol.forms.Form), from --fast-group-conv (None: the CPU
+    training form on the CPU, the released ops on GPUs; 0: released; 1: CPU training form)
+    and the devices. On the CPU it also caps oneDNN at the training kernels
+    (use_training_kernels); BatchNorm is fused with ReLU where those kernels allow it."""
+    from symbol import Form
+    on_cpu = all(d.device_type == 'cpu' for d in devices)
+    if fast_group_conv is None:
+        fast_group_conv = on_cpu
+    elif fast_group_conv and not on_cpu:
+        raise UserError('--fast-group-conv 1 is the CPU training form (BatchNorm fused with '
+                        'ReLU is a CPU operator); use --fast-group-conv 0 with --gpus')
+    if not on_cpu:
+        return Form.RELEASED
+    isa = use_training_kernels()
+    form = Form.RELEASED
+    if fast_group_conv:
+        form = Form.CPU_TRAINING_FUSED if one_blocking_kernels() else Form.CPU_TRAINING
+    logging.info('CPU training: oneDNN kernels DNNL_MAX_CPU_ISA=%s, %s', isa, {
+        Form.RELEASED: 'released ops (--fast-group-conv 0)',
+        Form.CPU_TRAINING: 'training form (--fast-group-conv 1)',
+        Form.CPU_TRAINING_FUSED: 'training form (--fast-group-conv 1), BatchNorm+ReLU fused',
+    }[form])
+    return form

@@ -1,0 +1,68 @@
+"""Supervision of a training run: the stall watchdog of distributed jobs and the stop
+request of SIGINT/SIGTERM."""
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+
+class Watchdog(object):
+    """Ends the process when training makes no progress for ``timeout`` seconds.
+
+    MXNet's parameter server waits forever for a worker or server that died; with a
+    distributed kvstore every surviving worker would hang. ``touch()`` after each batch;
+    a thread checks and, past the timeout, logs the reason and exits with status 3.
+    """
+
+    def __init__(self, timeout, what):
+        self.timeout, self.what = timeout, what
+        self.last = time.time()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def touch(self, *unused):
+        self.last = time.time()
+
+    update = touch  # usable as the progress object of common.evaluate
+
+    def _watch(self):
+        while not self.stopped.wait(min(5.0, self.timeout / 4)):
+            idle = time.time() - self.last
+            if idle > self.timeout:
+                logging.error('no progress for %.0f s in %s: a worker, server or scheduler '
+                              'has probably died; stopping (see --dist-timeout)', idle, self.what)
+                sys.stderr.write('error: distributed training stalled for %.0f s (a peer died?); '
+                                 'resume with --resume once every node is up\n' % idle)
+                sys.stderr.flush()
+                os._exit(3)
+
+    def stop(self):
+        self.stopped.set()
+
+
+class StopRequest(object):
+    """``with StopRequest() as stop``: SIGINT/SIGTERM set ``stop.requested`` (training stops
+    after the current batch and saves); a second signal stops at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self.old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.old[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        logging.info('Signal %d: stopping after this batch and saving a checkpoint '
+                     '(send again to stop at once)', signum)
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,39 @@
+"""The forms a network's graph takes. Every form has the released parameters (names,
+shapes, and in checkpoints the released channel order) and computes the released function;
+they differ in the operators that compute it:
+
+- ``RELEASED``: the released ops, node for node the released ``igcv3-symbol.json``. What
+  checkpoints store and what GPUs train.
+- ``CPU_TRAINING``: faster to train on the CPU (symbol.training_form): grouped 1x1 convs
+  of at most ``training_form.DENSE_MAX_GROUPS`` groups as dense convs with block-diagonal
+  weights, each channel permutation folded into the parameters before it, ReLU6 as
+  min(relu(x), 6). BatchNorm's running statistics sit in interleaved channel order inside
+  such a graph; ``common.module.Module`` converts them at its boundary.
+- ``CPU_TRAINING_FUSED``: ``CPU_TRAINING`` with BatchNorm and ReLU fused into one oneDNN
+  operator, which trains only under oneDNN kernels with one activation blocking (AVX2 and
+  below, see common.runtime).
+- ``INFERENCE``: a rewrite of any checkpoint, the released one included, for CPU inference
+  (symbol.inference_form): permutations folded into the conv rows and BatchNorm
+  parameters before them, those convs dense.
+
+The builders (``symbol.get_symbol(..., form=...)``) make the first three;
+``symbol.inference_form.inference_form`` makes the last from a checkpoint.
+Which form a run trains is decided in one place, ``common.runtime.training_form``.
+"""
+import enum
+
+
+class Form(enum.Enum):
+    RELEASED = 'released'
+    CPU_TRAINING = 'training'
+    CPU_TRAINING_FUSED = 'fused'
+    INFERENCE = 'inference'
+
+    @property
+    def cpu_training(self):
+        """True for the CPU training forms (fused or not)."""
+        return self in (Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED)
+
+
+# What the builders make.
+BUILT_FORMS = (Form.RELEASED, Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED)

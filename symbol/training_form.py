@@ -1,0 +1,147 @@
+"""The CPU training form of grouped 1x1 convolutions and the channel permutation, and the
+reordering of BatchNorm's running statistics it needs (see symbol.forms).
+
+MXNet 1.9's CPU backward of grouped 1x1 convolutions is slow and oneDNN's dense one is
+not, so in the training form a grouped 1x1 conv of at most DENSE_MAX_GROUPS groups is a
+dense conv whose weight is the block-diagonal matrix assembled, inside the graph, from
+the very same (num_filter, in_channels/G, 1, 1) parameter: same name, shape and count;
+the zero blocks get no gradient. The permutation after such a conv and its BatchNorm
+costs nothing there: the weight's rows and BatchNorm's gamma and beta are taken in
+interleaved order (tiny tensors), so the activations are never permuted. BatchNorm's
+running statistics then live in interleaved order inside the graph; checkpoints keep
+the released order, and aux_to_graph/aux_to_released convert (common.module.Module
+does it at its boundary).
+"""
+import mxnet as mx
+import numpy as np
+
+from .forms import Form
+from .layers import bn_relu6, channel_permutation, conv_bn
+
+# Grouped 1x1 convs of up to this many groups are trained as dense ones: the dense conv
+# does G times the work, a loss beyond a few groups (IGCV2's go up to 64).
+DENSE_MAX_GROUPS = 4
+
+# Marks a BatchNorm state variable kept in interleaved order, with its group count.
+INTERLEAVE_ATTR = '__interleave_groups__'
+
+
+def interleave_order(channels, groups):
+    """The released channel behind each channel of the interleaved order: channel
+    i*groups+j is channel j*(channels/groups)+i (layers.channel_permutation)."""
+    return np.arange(channels).reshape(groups, -1).T.reshape(-1)
+
+
+def interleave_rows(data, groups, rows):
+    """Rows (axis 0) of ``data`` in interleaved order (interleave_order); ``data`` has
+    groups*rows rows."""
+    shape = mx.sym.reshape(data, shape=(-4, groups, rows, -2))
+    return mx.sym.reshape(mx.sym.swapaxes(shape, dim1=0, dim2=1), shape=(-3, -2))
+
+
+def block_diagonal_weight(name, num_filter, in_channels, num_group, dtype='float32',
+                          interleave=False):
+    """The (num_filter, in_channels, 1, 1) dense weight equal to a grouped 1x1 conv's
+    parameter ``name`` of shape (num_filter, in_channels/G, 1, 1): group j's block on the
+    diagonal, zeros elsewhere, concatenated from the parameter's slices and zeros (the
+    backward only slices; a broadcast product with an identity matrix trains slower, its
+    backward being a reduction). With ``interleave`` its rows come in interleaved order,
+    so the conv's output is already channel-permuted. The one construction of the
+    block-diagonal weight: the inference form evaluates it too (dense_weight)."""
+    rows, cols = num_filter // num_group, in_channels // num_group
+    weight = mx.sym.Variable(name, shape=(num_filter, cols, 1, 1), dtype=dtype)
+    parts = mx.sym.split(mx.sym.reshape(weight, shape=(num_filter, cols)),
+                         num_outputs=num_group, axis=0)
+    bands = []
+    for j in range(num_group):
+        band = [parts[j]]
+        if j:
+            band.insert(0, mx.sym.zeros((rows, j * cols), dtype=dtype))
+        if j < num_group - 1:
+            band.append(mx.sym.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
+        bands.append(mx.sym.concat(*band, dim=1))
+    dense = mx.sym.concat(*bands, dim=0)
+    if interleave:
+        dense = interleave_rows(dense, num_group, rows)
+    return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
+
+
+def dense_weight(weight, num_group):
+    """The block-diagonal dense value of a grouped 1x1 conv's weight array
+    (block_diagonal_weight, evaluated)."""
+    num_filter, cols = weight.shape[:2]
+    dtype = np.dtype(weight.dtype).name
+    sym = block_diagonal_weight('w', num_filter, cols * num_group, num_group, dtype)
+    return sym.eval(ctx=mx.cpu(), w=weight.as_in_context(mx.cpu()))[0]
+
+
+def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
+                           dtype='float32', interleave=False, form=Form.CPU_TRAINING):
+    """conv_bn(..., kernel=1, num_group=G) [+ channel_permutation if ``interleave``] as a
+    dense 1x1 convolution with the block-diagonal weight of the same parameter."""
+    name = '%s-conv2d' % prefix
+    weight = block_diagonal_weight(name + '_weight', num_filter, in_channels, num_group,
+                                   dtype, interleave)
+    out = mx.sym.Convolution(data=data, weight=weight, num_filter=num_filter, kernel=(1, 1),
+                             no_bias=True, name=name)
+    if not interleave:
+        return bn_relu6(out, prefix, relu6, form)
+    rows = num_filter // num_group
+    bn = '%s-batchnorm' % prefix
+    # (BatchNorm keeps float32 parameters for float16 data.)
+    gamma, beta = (interleave_rows(mx.sym.Variable('%s_%s' % (bn, what), shape=(num_filter,),
+                                                   dtype='float32'), num_group, rows)
+                   for what in ('gamma', 'beta'))
+    marked = {INTERLEAVE_ATTR: str(num_group)}
+    return bn_relu6(out, prefix, relu6, form, gamma=gamma, beta=beta,
+                    moving_mean=mx.sym.Variable(bn + '_moving_mean', attr=marked),
+                    moving_var=mx.sym.Variable(bn + '_moving_var', attr=marked))
+
+
+def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
+                  form=Form.RELEASED, dtype='float32', interleave=False):
+    """A grouped 1x1 conv -> BN [-> ReLU6] [-> channel permutation if ``interleave``] in
+    ``form``: the released ops, or in a CPU training form with at most DENSE_MAX_GROUPS
+    groups the same function as block_diagonal_conv_bn computes it."""
+    if form.cpu_training and 1 < num_group <= DENSE_MAX_GROUPS:
+        return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6,
+                                      dtype, interleave, form)
+    out = conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6, form=form)
+    return channel_permutation(out, num_group, prefix) if interleave else out
+
+
+def interleaved_aux(sym):
+    """{auxiliary state name: groups} for the states ``sym`` keeps in interleaved order."""
+    aux = set(sym.list_auxiliary_states())
+    return {name: int(attrs[INTERLEAVE_ATTR]) for name, attrs in sym.attr_dict().items()
+            if name in aux and INTERLEAVE_ATTR in attrs}
+
+
+def _permute_aux(sym, aux, to_graph):
+    if not aux:
+        return aux
+    groups = interleaved_aux(sym)
+    if not groups:
+        return aux
+    out = dict(aux)
+    for name, g in groups.items():
+        if name not in out:
+            continue
+        arr = out[name]
+        order = interleave_order(arr.shape[0], g)
+        if not to_graph:
+            order = np.argsort(order)
+        out[name] = mx.nd.take(arr, mx.nd.array(order, ctx=arr.context))
+    return out
+
+
+def aux_to_graph(sym, aux):
+    """Auxiliary states in the released channel order -> the order ``sym`` keeps them in
+    (a copy; the same dict when nothing differs)."""
+    return _permute_aux(sym, aux, True)
+
+
+def aux_to_released(sym, aux):
+    """The inverse of aux_to_graph: ``sym``'s auxiliary states in released order, the
+    order checkpoints store."""
+    return _permute_aux(sym, aux, False)

@@ -1,0 +1,51 @@
+"""common.runtime: the CPU defaults every entry point sets first, the oneDNN training
+kernels, and the training form chosen from the devices."""
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import pytest
+
+from common import runtime
+from common.errors import UserError
+from helpers import ROOT
+from symbol import Form
+
+
+def _env_after_configure(**preset):
+    """The thread and kernel variables in a fresh process after runtime.configure() and
+    runtime.use_training_kernels(), with ``preset`` set by the user first."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')}
+    env.update(preset)
+    code = ('import sys, os, json; sys.path.insert(0, %r); from common import runtime; '
+            'import common.fit, common.data, common.checkpoint; '
+            'untouched = os.environ.get("OMP_NUM_THREADS"); runtime.configure(); '
+            'before = os.environ.get("DNNL_MAX_CPU_ISA"); runtime.use_training_kernels(); '
+            'print(json.dumps([untouched, os.environ.get("OMP_NUM_THREADS"), '
+            'os.environ.get("MXNET_USE_OPERATOR_TUNING"), before, '
+            'os.environ.get("DNNL_MAX_CPU_ISA")]))' % str(ROOT))
+    proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_cpu_defaults_use_every_core_and_respect_the_user():
+    """Importing changes nothing; configure() sets the defaults, never over the user's."""
+    assert _env_after_configure() == [None, str(os.cpu_count()), '0', None, 'AVX2']
+    assert _env_after_configure(OMP_NUM_THREADS='1', MXNET_USE_OPERATOR_TUNING='1',
+                                DNNL_MAX_CPU_ISA='AVX512_CORE') == \
+        ['1', '1', '1', 'AVX512_CORE', 'AVX512_CORE']
+
+
+def test_training_form_follows_the_devices(monkeypatch):
+    monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')
+    assert runtime.training_form(None, [mx.cpu()]) is Form.CPU_TRAINING_FUSED
+    assert runtime.training_form(None, [mx.gpu(0), mx.gpu(1)]) is Form.RELEASED
+    with pytest.raises(UserError, match='--fast-group-conv 0 with --gpus'):
+        runtime.training_form(1, [mx.gpu(0)])
+    monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX512_CORE')  # a user's choice: not fused
+    assert runtime.training_form(None, [mx.cpu()]) is Form.CPU_TRAINING
+    assert runtime.training_form(0, [mx.cpu()]) is Form.RELEASED
