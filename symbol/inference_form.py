@@ -5,12 +5,12 @@ A rewrite of the graph (any checkpoint's, the released one included) and its par
 - every channel permutation (reshape, swapaxes, reshape) that follows conv -> BatchNorm
   [-> clip/Activation] is folded away: the conv's output rows and BatchNorm's parameters
   and running statistics are permuted instead, once, so the activations are never
-  copied (IGCV3 spent a quarter of its CPU inference time on those copies). A grouped
+  copied (the copies are a large part of IGCV3's CPU inference time). A grouped
   conv's permuted rows are no longer grouped, so that conv becomes a dense 1x1 conv whose
   weight is the block-diagonal matrix of the grouped one;
 - for INT8 (``all_dense``), every grouped 1x1 conv becomes dense: oneDNN quantizes its
   grouped kernels badly (tools/quantize.py). In FP32 the others stay grouped, which is
-  faster (measured, batch 1 and 32).
+  faster (README, Speed).
 Used by score.py, predict.py and tools/benchmark.py through
 common.inference.bind_for_inference (fused=True), and by tools/quantize.py before INT8
 calibration.

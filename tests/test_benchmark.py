@@ -2,6 +2,10 @@
 import importlib.util
 import json
 
+import pytest
+
+import symbol
+from common.complexity import complexity
 from helpers import run_script
 
 
@@ -35,3 +39,15 @@ def test_benchmark_rejects_an_unknown_phase():
     proc = run_script('tools/benchmark.py', '--phases', 'train,warp')
     assert proc.returncode != 0
     assert 'unknown --phases warp' in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize('network', symbol.list_networks())
+def test_torch_twin_is_built_from_the_same_record(network):
+    """The PyTorch twin of every registered network has the MXNet network's parameters
+    (optional: needs torch, requirements-bench.txt)."""
+    pytest.importorskip('torch')
+    import torch_igcv3
+    for shape, classes in (((3, 32, 32), 10), ((3, 224, 224), 1000)):
+        ours = complexity(symbol.get_symbol(network, image_shape=shape, num_classes=classes),
+                          shape)['params']
+        assert torch_igcv3.parameter_count(torch_igcv3.build(network, classes, shape)) == ours

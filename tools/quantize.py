@@ -9,15 +9,14 @@
 Writes OUT-symbol.json and OUT-0000.params, a checkpoint score.py and predict.py evaluate
 like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
-1x1 convolutions wreck IGCV3 on the digits demo (98.9% -> 46-47% with --keep-graph,
-measured). So the graph is first put in its inference form with every grouped 1x1 conv
-dense (symbol.inference_form: block-diagonal weights, channel permutations folded into
+1x1 convolutions wreck IGCV3's accuracy (README, Deployment: compare --keep-graph). So
+the graph is first put in its inference form with every grouped 1x1 conv dense
+(symbol.inference_form: block-diagonal weights, channel permutations folded into
 parameters; the same function, and the INT8 checkpoint stores it), which oneDNN
-quantizes well. Calibration reads
---num-calib-examples images of --calib-data with the validation preprocessing:
-'naive' takes min/max of each layer's outputs, 'entropy' picks thresholds minimizing the
-KL divergence. The first convolution and the classifier stay in float32 (the usual
-choice: they hold little of the compute and much of the accuracy).
+quantizes well. Calibration reads --num-calib-examples images of --calib-data with the
+validation preprocessing: 'naive' takes min/max of each layer's outputs, 'entropy' picks
+thresholds minimizing the KL divergence. The first convolution and the classifier stay
+in float32 (the usual choice: they hold little of the compute and much of the accuracy).
 """
 import logging
 import os

@@ -1,0 +1,123 @@
+"""The README's Layout section is the true map of the tree, and the import rules it states
+hold: symbol/ needs nothing of common/, and every entry point that loads mxnet calls
+common.runtime.configure() before it does."""
+import ast
+import os
+import re
+
+import pytest
+
+from helpers import ROOT
+
+PACKAGES = ('symbol', 'common', 'tools', 'tests')
+
+
+def _layout_block():
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        readme = f.read()
+    section = readme[readme.index('## Layout'):]
+    return section.split('```')[1]
+
+
+def _mapped_files():
+    """{'score.py', 'symbol/builder.py', ...}: every file the Layout block names."""
+    mapped, folder = set(), ''
+    for line in _layout_block().splitlines():
+        if not line.strip():
+            continue
+        name = line.split()[0]
+        if not line.startswith(' '):
+            folder = name.rstrip('/') if name.endswith('/') else ''
+            if not folder:
+                mapped.update(n.rstrip(',') for n in line.split() if n.rstrip(',').endswith('.py'))
+        elif name.endswith('.py'):
+            mapped.add('%s/%s' % (folder, name) if folder else name)
+    return mapped
+
+
+def _python_files():
+    found = {n for n in os.listdir(ROOT) if n.endswith('.py')}
+    for package in PACKAGES:
+        found.update('%s/%s' % (package, n) for n in os.listdir(os.path.join(ROOT, package))
+                     if n.endswith('.py'))
+    return found
+
+
+def test_layout_names_every_module_and_only_existing_ones():
+    mapped, present = _mapped_files(), _python_files()
+    assert sorted(present - mapped) == [], 'modules missing from the README Layout'
+    assert sorted(mapped - present) == [], 'the README Layout names files that do not exist'
+
+
+def _imported(node, path):
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = (('%s.' % path.split('/')[0]) * (node.level > 0) + (node.module or '')).rstrip('.')
+        return [base] + ['%s.%s' % (base, a.name) for a in node.names]
+    return []
+
+
+def _module_imports(path, nested=False):
+    """[(top-level statement index, imported module name)] of a file (``nested``: the
+    imports inside functions too, each at the index of its top-level statement)."""
+    with open(os.path.join(ROOT, path)) as f:
+        tree = ast.parse(f.read())
+    out = []
+    for i, top in enumerate(tree.body):
+        for node in (ast.walk(top) if nested else [top]):
+            out += [(i, m) for m in _imported(node, path)]
+    return tree, out
+
+
+@pytest.mark.parametrize('path', sorted(p for p in _python_files() if p.startswith('symbol/')))
+def test_symbol_is_a_library_that_needs_nothing_of_common(path):
+    _, imports = _module_imports(path)
+    assert not [m for _, m in imports if m == 'common' or m.startswith('common.')]
+    with open(os.path.join(ROOT, path)) as f:
+        assert not re.search(r'^\s+(import common|from common)', f.read(), re.M)
+
+
+def _loads_mxnet():
+    """The common/ modules whose import loads mxnet (directly or through another)."""
+    heavy = set()
+    modules = [p for p in _python_files() if p.startswith('common/')]
+    changed = True
+    while changed:
+        changed = False
+        for path in modules:
+            name = path[:-3].replace('/', '.')
+            if name in heavy:
+                continue
+            _, imports = _module_imports(path)
+            if any(m.split('.')[0] in ('mxnet', 'symbol') or m in heavy for _, m in imports):
+                heavy.add(name)
+                changed = True
+    return heavy
+
+
+def _configure_index(tree):
+    for i, node in enumerate(tree.body):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and ast.unparse(node.value.func) == 'runtime.configure':
+            return i
+    return None
+
+
+ENTRY_POINTS = sorted(p for p in _python_files() if '/' not in p or
+                      (p.startswith('tools/') and p not in ('tools/_path.py', 'tools/torch_igcv3.py')))
+
+
+@pytest.mark.parametrize('path', ENTRY_POINTS)
+def test_entry_points_configure_the_runtime_before_mxnet_loads(path):
+    heavy = _loads_mxnet()
+    assert {'common.fit', 'common.data', 'common.checkpoint'} <= heavy
+    assert 'common.cli' not in heavy and 'common.runtime' not in heavy
+    tree, imports = _module_imports(path, nested=True)
+    first = min((i for i, m in imports if m.split('.')[0] in ('mxnet', 'symbol', 'torch_igcv3')
+                 or m in heavy or any(m.startswith(h + '.') for h in heavy)), default=None)
+    configured = _configure_index(tree)
+    if first is None:
+        assert configured is None, '%s uses no mxnet: it should not configure it' % path
+    else:
+        assert configured is not None and configured < first, path
