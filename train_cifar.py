@@ -33,7 +33,7 @@ def parse_args(argv=None):
                         help='network layout (cifar: stem and second stage at stride 1)')
     data.set_data_aug_level(parser, 1)
     parser.set_defaults(
-        network='igcv3', image_shape='3,32,32', num_examples=50000, num_epochs=400,
+        network='igcv3', image_shape='3,32,32', num_epochs=400,
         batch_size=64, lr=0.1, lr_factor=0.1, lr_step_epochs='200,300,350', mom=0.9, wd=1e-4,
         pad_size=4, val_resize=0, data_nthreads=2, kv_store='device', top_k=0)
     known, _ = parser.parse_known_args(argv)

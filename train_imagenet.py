@@ -30,7 +30,7 @@ def parse_args(argv=None):
                              '--data-train/--data-val)')
     data.set_data_aug_level(parser, 2)
     parser.set_defaults(
-        network='igcv3', num_classes=1000, num_examples=1281167, image_shape='3,224,224',
+        network='igcv3', num_classes=1000, image_shape='3,224,224',
         num_epochs=480, lr=0.045, lr_factor=0.98, lr_step_epochs='every', wd=4e-5, mom=0.9,
         batch_size=96, optimizer='sgd', initializer='xavier', top_k=5,
         min_random_scale=0.533, max_random_scale=1.0, rgb_mean='123.68,116.779,103.939',

@@ -6,19 +6,22 @@ training and inference (a prefix, or a registered network whose released weights
 models/), the check of parameters against a graph, the check of an optimizer state
 before MXNet unpickles it, and the last complete epoch of a prefix.
 """
+import fcntl
 import glob
 import json
 import logging
 import os
 import re
+import shutil
 
 import mxnet as mx
+import numpy as np
 
 import symbol
 
 from . import safe_pickle
 from .atomic import atomic_path
-from .errors import UserError
+from .errors import UserError, reason
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models')
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
@@ -30,21 +33,115 @@ def checkpoint_paths(prefix, epoch):
             '%s-%04d.states' % (prefix, epoch))
 
 
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(path, write, verify):
+    """write(tmp), then flush it to the disk and verify(tmp) reads it back, and only then
+    rename it over ``path`` (a full disk can truncate a file without any error from the
+    writer: MXNet's nd.save does not check its close)."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+        _fsync(tmp)
+        verify(tmp)
+    _fsync(os.path.dirname(os.path.abspath(path)))
+
+
+def _verify_params(blob):
+    def verify(path):
+        loaded = mx.nd.load(path)
+        if not isinstance(loaded, dict) or sorted(loaded) != sorted(blob):
+            raise ValueError('it reads back with %d of %d arrays'
+                             % (len(loaded) if isinstance(loaded, dict) else 0, len(blob)))
+        for key, value in blob.items():
+            if loaded[key].shape != value.shape or loaded[key].dtype != value.dtype:
+                raise ValueError('%s reads back as %s %s' % (key, loaded[key].shape,
+                                                             loaded[key].dtype))
+    return verify
+
+
+def _verify_json(path):
+    with open(path) as f:
+        json.load(f)
+
+
 def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None):
     """PREFIX-symbol.json, PREFIX-%04d.states (``save_states(path)`` writes it), then
-    PREFIX-%04d.params, each atomically. The .params file is written last: its presence
-    marks a complete checkpoint."""
+    PREFIX-%04d.params, each written under a temporary name, read back and only then
+    renamed. The .params file comes last: its presence marks a complete checkpoint. A
+    file that cannot be written or does not read back (a full disk) is a UserError; what
+    was published before stays as it was."""
     sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
-    with atomic_path(sym_path) as tmp:
-        sym.save(tmp)
-    if save_states is not None:
-        with atomic_path(states_path) as tmp:
-            save_states(tmp)
     blob = {'arg:' + k: v for k, v in arg_params.items()}
     blob.update({'aux:' + k: v for k, v in aux_params.items()})
-    with atomic_path(params_path) as tmp:
-        mx.nd.save(tmp, blob)
+    steps = [(sym_path, sym.save, _verify_json)]
+    if save_states is not None:
+        steps.append((states_path, save_states, check_states_file))
+    steps.append((params_path, lambda p: mx.nd.save(p, blob), _verify_params(blob)))
+    published = []
+    for path, write, verify in steps:
+        try:
+            _publish(path, write, verify)
+        except (OSError, ValueError, UserError, mx.base.MXNetError) as err:
+            for done in published[1:]:  # the symbol file stays: it is every epoch's
+                os.remove(done)
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+            raise UserError('could not write checkpoint %s (%s; %.1f MB free there); it was '
+                            'not published and earlier checkpoints are untouched: free disk '
+                            'space, then resume with --resume' % (path, reason(err), free / 1e6))
+        published.append(path)
     logging.info('Saved checkpoint to "%s"', params_path)
+
+
+def check_room(prefix, sym, image_shape, with_states):
+    """Before training: the checkpoint folder is writable and has room for a checkpoint
+    of ``sym`` (parameters, and optimizer state of the same size ``with_states``)."""
+    folder = os.path.dirname(os.path.abspath(prefix))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, '.write-test-%d' % os.getpid())
+        with open(probe, 'w') as f:
+            f.write('x')
+        os.remove(probe)
+    except OSError as err:
+        raise UserError('cannot write checkpoints to %s (%s): choose a writable --model-prefix'
+                        % (folder, err.strerror or err))
+    arg_shapes, _, aux_shapes = sym.infer_shape(data=(1,) + tuple(image_shape))
+    values = sum(int(np.prod(s)) for n, s in zip(sym.list_arguments(), arg_shapes)
+                 if n not in ('data', 'softmax_label'))
+    values += sum(int(np.prod(s)) for s in aux_shapes)
+    needed = 4 * values * (2 if with_states else 1)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise UserError('%s has %.1f MB free but a checkpoint needs about %.1f MB: free disk '
+                        'space or choose another --model-prefix' % (folder, free / 1e6, needed / 1e6))
+
+
+def lock_prefix(prefix):
+    """Hold PREFIX.lock for the life of the process, so that two runs never interleave
+    their checkpoints under one prefix; returns the open file (keep a reference)."""
+    path = prefix + '.lock'
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    f = open(path, 'a+')
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or 'another process'
+        f.close()
+        raise UserError('another run (pid %s) is training into --model-prefix %s; wait for it '
+                        'to end or choose another prefix' % (holder, prefix))
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
 
 
 def load_params(path):
@@ -85,7 +182,8 @@ STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray'
 def check_states_file(path):
     """Optimizer .states files are pickles, which can run code when loaded (MXNet's
     Module.load_optimizer_states unpickles them as they are). Read the file first with an
-    unpickler that admits only NDArrays, refusing anything else, before MXNet loads it."""
+    unpickler that admits only NDArrays, refusing anything else, before MXNet loads it.
+    Returns the states: {update index: NDArray, None or a tuple of them}."""
     try:
         with open(path, 'rb') as f:
             states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'))
@@ -96,6 +194,42 @@ def check_states_file(path):
                         'removing it' % (path, err.__class__.__name__))
     if not isinstance(states, dict):
         raise UserError('%s is not an optimizer state written by this project' % path)
+    return states
+
+
+def _state_arrays(state):
+    if isinstance(state, (tuple, list)):
+        return [a for s in state for a in _state_arrays(s)]
+    return [] if state is None else [state]
+
+
+def check_states(path, states, expected, momentum, multi_precision):
+    """The optimizer state of ``path`` fits this run: exactly the update keys of
+    ``expected`` ({key: (parameter name, shape)}; the kvstore keys updates by parameter
+    name, a Python updater by index), each of its parameter's shape, with a momentum array
+    exactly when ``momentum`` > 0 (SGD and NAG keep one)."""
+    fix = ('; to start the optimizer afresh (momentum from zero), move %s away and resume'
+           % path)
+    if set(states) != set(expected):
+        other = sorted(str(k) for k in set(states) ^ set(expected))
+        raise UserError('%s holds optimizer state for %d parameters, this network trains %d '
+                        '(%d differ, e.g. %s): it was saved by another network%s'
+                        % (path, len(states), len(expected), len(other), other[0], fix))
+    for key, (name, shape) in expected.items():
+        state = states[key]
+        if multi_precision and isinstance(state, (tuple, list)) and len(state) == 2:
+            state = state[0]
+        arrays = _state_arrays(state)
+        if momentum > 0 and not arrays:
+            raise UserError('%s was saved without momentum (--mom 0) but --mom is %g%s'
+                            % (path, momentum, fix))
+        if momentum == 0 and arrays:
+            raise UserError('%s was saved with momentum but --mom is 0%s' % (path, fix))
+        for array in arrays:
+            if tuple(array.shape) != tuple(shape):
+                raise UserError('%s: the state of %s has shape %s, the parameter %s: it was '
+                                'saved by another network%s'
+                                % (path, name, tuple(array.shape), tuple(shape), fix))
 
 
 def resolve(model, epoch):

@@ -1,5 +1,6 @@
 """What every entry point shares: logging and clean user errors (no mxnet import here)."""
 import argparse
+import errno
 import logging
 import os
 import platform
@@ -44,12 +45,33 @@ def setup_logging(log_file='', rank=0, level=logging.INFO):
         root.addHandler(handler)
 
 
+# What to do about an operating-system error, by errno.
+OS_ERROR_HINTS = {
+    errno.ENOSPC: 'free disk space or write elsewhere, then run again',
+    errno.EDQUOT: 'free disk space or write elsewhere, then run again',
+    errno.EROFS: 'the file system is read-only: write to another folder',
+    errno.EACCES: 'no permission: write to a folder you own, or fix its permissions',
+    errno.EPERM: 'no permission: write to a folder you own, or fix its permissions',
+}
+
+
+def describe_os_error(err):
+    """One line for an OSError: the file, what went wrong, and what to do."""
+    where = ' %s:' % err.filename if getattr(err, 'filename', None) else ''
+    hint = OS_ERROR_HINTS.get(err.errno)
+    return '%s %s%s' % (where.strip(), err.strerror or err, '; ' + hint if hint else '')
+
+
 def run(main):
     """Call ``main()``; a mistake the user can fix (an exception whose class sets
-    ``user_fixable``: UserError, the network library's NetworkConfigError) ends in one
-    line on stderr and exit status 2."""
+    ``user_fixable``: UserError, the network library's NetworkConfigError) or an error of
+    the operating system (a full disk, a read-only folder) ends in one line on stderr and
+    exit status 2."""
     try:
         return main()
+    except OSError as err:
+        sys.stderr.write('error: %s\n' % ' '.join(describe_os_error(err).split()))
+        sys.exit(2)
     except Exception as err:
         if not getattr(err, 'user_fixable', False):
             raise

@@ -14,7 +14,7 @@ import numpy as np
 from symbol import NetworkConfigError, parse_image_shape
 
 from . import recordio
-from .errors import UserError
+from .errors import UserError, reason
 
 # Presets of MXNet's example, cumulative: level 2 includes level 1.
 AUG_LEVELS = {
@@ -43,7 +43,9 @@ def add_data_args(parser):
                       help='validation: shorter side resized to this before the center crop '
                            '(0 keeps the packed size)')
     data.add_argument('--num-classes', type=int, help='number of classes')
-    data.add_argument('--num-examples', type=int, help='number of training examples')
+    data.add_argument('--num-examples', type=int,
+                      help='training examples an epoch: default every record of --data-train; '
+                           'fewer trains each epoch on that many of them (shuffled anew)')
     data.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
     data.add_argument('--benchmark', type=int, default=0,
                       help='1: train on synthetic data, to measure speed')
@@ -146,7 +148,7 @@ def _existing_index(rec, idx, flag):
 
 
 def _read_error(flag, err):
-    detail = [l for l in str(err).splitlines() if l.strip()][-1]
+    detail = reason(err)
     return UserError('reading --%s failed (%s); find the bad record with tools/im2rec.py '
                      '--verify' % (flag, detail.strip()[:200]))
 
@@ -194,35 +196,46 @@ def require_file(path, flag):
         raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
 
 
-def scan_records(rec_path):
+def scan_records(rec_path, flag):
     """(offsets, labels) of every record in a .rec, reading only the headers (seeking
-    past the images)."""
+    past the images); a record with several labels is refused (training takes one)."""
     try:
         heads = list(recordio.scan_headers(rec_path))
     except recordio.CorruptRecordError as err:
         raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
                         % (rec_path, err))
+    several = next((i for i, h in enumerate(heads) if h[3] > 1), None)
+    if several is not None:
+        raise UserError('--%s %s: record %d has %d labels, but training takes one label per '
+                        'image; pack it without --pack-label'
+                        % (flag, rec_path, several, heads[several][3]))
     return [h[0] for h in heads], [h[1] for h in heads]
 
 
 def check_index(rec_path, idx_path, record_offsets, flag):
     """The .idx lists exactly the records of the .rec, each at a record's start."""
-    starts = set(record_offsets)
     try:
-        offsets = [offset for _, offset in recordio.read_index(idx_path)]
+        entries = recordio.read_index(idx_path)
     except ValueError:
         raise UserError('--%s: %s is not an index ("key<TAB>offset" lines); repack with '
                         'tools/im2rec.py' % (flag, idx_path))
-    if len(offsets) != len(starts) or not starts.issuperset(offsets):
-        raise UserError('--%s: %s does not match %s (%d entries for %d records); repack both '
-                        'with tools/im2rec.py' % (flag, idx_path, rec_path, len(offsets), len(starts)))
+    offsets = sorted(offset for _, offset in entries)
+    keys = set(key for key, _ in entries)
+    if offsets != sorted(record_offsets) or len(keys) != len(entries):
+        what = ('%d entries for %d records' % (len(offsets), len(record_offsets))
+                if len(offsets) != len(record_offsets) else
+                'its entries do not point once at each record')
+        raise UserError('--%s: %s does not match %s (%s); repack both with tools/im2rec.py'
+                        % (flag, idx_path, rec_path, what))
 
 
-def check_labels(rec_path, num_classes, flag):
-    """Every label an integer in [0, num_classes), and the .idx beside it (if any) in
-    agreement with the .rec; returns the record count."""
-    offsets, labels = scan_records(rec_path)
-    idx_path = _index_path(rec_path, '')
+def check_labels(rec_path, num_classes, flag, idx=''):
+    """Every label an integer in [0, num_classes), and the index (``idx``, or the .idx
+    beside the .rec if any) in agreement with the .rec; returns the record count."""
+    offsets, labels = scan_records(rec_path, flag)
+    idx_path = _index_path(rec_path, idx)
+    if idx and not os.path.isfile(idx_path):
+        raise UserError('--%s-idx %s: no such file' % (flag, idx))
     if os.path.isfile(idx_path):
         check_index(rec_path, idx_path, offsets, flag)
     labels = np.asarray(labels)
@@ -241,9 +254,11 @@ def _worker_part(kv):
 
 
 def batches_per_epoch(args, kv=None):
-    """Training batches each worker runs in an epoch (all workers run the same number)."""
+    """Training batches each worker runs in an epoch: its share of --num-examples in whole
+    batches, the last one filled from the start (all workers run the same number; the
+    iterator is cut or extended to it, and the learning-rate schedule counts it)."""
     _, num_workers = _worker_part(kv)
-    return max(1, args.num_examples // (args.batch_size * num_workers))
+    return max(1, -(-args.num_examples // (args.batch_size * num_workers)))
 
 
 def get_rec_iter(args, kv=None, epoch=0):
@@ -283,7 +298,7 @@ def get_rec_iter(args, kv=None, epoch=0):
         path_imgidx=_existing_index(args.data_train, args.data_train_idx, 'data-train'),
         shuffle=True, seed=seed, seed_aug=seed, round_batch=True, num_parts=num_workers,
         part_index=rank, **dict(base, **aug))
-    if num_workers > 1:
+    if args.num_examples is not None:  # (common.fit sets it: the records, or fewer)
         train = mx.io.ResizeIter(train, batches_per_epoch(args, kv))
     val = None
     if args.data_val:

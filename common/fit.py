@@ -1,4 +1,5 @@
-"""The training loop shared by train_imagenet.py and train_cifar.py.
+"""The training loop shared by train_imagenet.py and train_cifar.py (their flags and the
+checks of them are in common/train.py).
 
 Flags, checkpoint names and log lines are those of MXNet's example/image-classification
 (``Epoch[e] Batch [a-b]\tSpeed: N samples/sec``, ``Epoch[e] Train-accuracy=``,
@@ -19,81 +20,11 @@ from symbol import Form
 from . import checkpoint, evaluate, runtime
 from . import data as data_mod
 from .cli import setup_logging
-from .errors import UserError
+from .errors import UserError, reason
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
-
-SCHEDULES = ('multifactor', 'cosine')
-
-
-def add_fit_args(parser):
-    train = parser.add_argument_group('Training', 'model training')
-    train.add_argument('--network', type=str, help='registered network (symbol/), any case')
-    train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
-    train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
-                       help='how the multiplier rounds widths (symbol/widths.py)')
-    train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
-                       help='1: train the CPU training form (grouped 1x1 convs as block-'
-                            'diagonal dense convs, permutations folded into parameters, ReLU6 '
-                            'as min(relu, 6), BatchNorm fused with ReLU under AVX2 oneDNN '
-                            'kernels: same parameters and function, faster on CPUs); 0: the '
-                            'released ops; default 1 on the CPU, 0 with GPUs. Checkpoints keep '
-                            'the released graph either way')
-    train.add_argument('--gpus', type=str, default=None,
-                       help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
-                            "GPU, else the CPU")
-    train.add_argument('--kv-store', type=str, default='device',
-                       help='local, device, dist_sync, dist_device_sync or dist_async')
-    train.add_argument('--num-epochs', type=int, default=100, help='epochs to train')
-    train.add_argument('--lr', type=float, default=0.1, help='initial learning rate')
-    train.add_argument('--lr-scheduler', type=str, default='multifactor', choices=SCHEDULES,
-                       help='multifactor: x lr-factor at each of lr-step-epochs; cosine: to 0 '
-                            'at the last epoch')
-    train.add_argument('--lr-factor', type=float, default=0.1,
-                       help='learning rate multiplier at each step epoch')
-    train.add_argument('--lr-step-epochs', type=str, default='',
-                       help="epochs after which the rate is multiplied by lr-factor: a comma "
-                            "list, or 'every' for after every epoch")
-    train.add_argument('--warmup-epochs', type=float, default=0,
-                       help='linear warm-up from --warmup-begin-lr over these epochs')
-    train.add_argument('--warmup-begin-lr', type=float, default=0.0, help='lr at step 0 of warm-up')
-    train.add_argument('--optimizer', type=str, default='sgd', choices=('sgd', 'nag'),
-                       help='SGD or Nesterov, with momentum')
-    train.add_argument('--mom', type=float, default=0.9, help='momentum')
-    train.add_argument('--wd', type=float, default=1e-4, help='weight decay')
-    train.add_argument('--initializer', type=str, default='xavier', choices=('xavier', 'msra'),
-                       help="xavier: Xavier(gaussian, 'in', 2) as upstream; msra: MSRAPrelu")
-    train.add_argument('--label-smoothing', type=float, default=0.0,
-                       help='label smoothing (SoftmaxOutput smooth_alpha)')
-    train.add_argument('--batch-size', type=int, default=128,
-                       help='total batch size per machine, split evenly over its GPUs')
-    train.add_argument('--disp-batches', type=int, default=20,
-                       help='log speed and metrics every this many batches')
-    train.add_argument('--model-prefix', type=str, help='checkpoint prefix: PREFIX-%%04d.params')
-    train.add_argument('--save-period', type=int, default=1, help='checkpoint every N epochs')
-    train.add_argument('--load-epoch', type=int, help='resume from the checkpoint of this epoch')
-    train.add_argument('--resume', action='store_true',
-                       help='resume from the last complete checkpoint of --model-prefix, if any')
-    train.add_argument('--top-k', type=int, default=0, help='also report top-k accuracy (0: off)')
-    train.add_argument('--seed', type=int, default=None,
-                       help='seed python, numpy, mxnet and the data iterators')
-    train.add_argument('--dist-timeout', type=float, default=600,
-                       help='distributed kvstores: stop with an error when no batch has '
-                            'finished for this many seconds (a peer died)')
-    train.add_argument('--log-file', type=str, default='',
-                       help='also log to this file (its folder is created)')
-    return train
-
-
-def parse_step_epochs(text, num_epochs):
-    if text.strip() == 'every':
-        return list(range(1, num_epochs))
-    try:
-        return sorted(int(s) for s in text.split(',') if s.strip())
-    except ValueError:
-        raise UserError("--lr-step-epochs '%s' must be comma-separated epochs or 'every'" % text)
-
+from .train import parse_step_epochs, validate_args
 
 def seed_everything(seed):
     random.seed(seed)
@@ -122,26 +53,68 @@ class TrainingDiverged(UserError):
     pass
 
 
-def validate_args(args):
-    if not args.network:
-        raise UserError('--network is required')
-    if args.num_classes is None or args.num_classes < 1:
-        raise UserError('--num-classes must be a positive number')
-    if args.batch_size < 1:
-        raise UserError('--batch-size must be positive, got %d' % args.batch_size)
-    if args.num_epochs < 1:
-        raise UserError('--num-epochs must be positive, got %d' % args.num_epochs)
-    if args.load_epoch is not None and args.resume:
-        raise UserError('give --load-epoch or --resume, not both')
-    if (args.load_epoch is not None or args.resume) and not args.model_prefix:
-        raise UserError('--load-epoch and --resume need --model-prefix')
-    if args.disp_batches < 1:
-        raise UserError('--disp-batches must be positive')
+class UpdateFailed(UserError):
+    pass
+
+
+class GuardedUpdater(object):
+    """Wraps the updater a local kvstore calls from C++ through ctypes, where an exception
+    is printed as 'Exception ignored' and training goes on with the parameter not updated:
+    here the first exception is kept and the loop raises it (raise_if_failed)."""
+
+    def __init__(self, updater, names):
+        self.updater, self.names, self.error = updater, names, None
+
+    def __call__(self, index, grad, weight):
+        if self.error is not None:
+            return
+        try:
+            self.updater(index, grad, weight)
+        except Exception as err:  # (it cannot propagate through ctypes)
+            if isinstance(index, bytes):
+                index = index.decode()
+            name = self.names[index] if isinstance(index, int) and 0 <= index < len(self.names) \
+                else index
+            self.error = UpdateFailed('the optimizer update of %s failed (%s: %s); training '
+                                      'stopped (resumed? the .states file may not fit: move '
+                                      'it away to restart momentum)'
+                                      % (name, err.__class__.__name__, reason(err, 120)))
+
+    def __getattr__(self, name):
+        return getattr(self.updater, name)
+
+    def raise_if_failed(self):
+        if self.error is not None:
+            raise self.error
+
+
+def guard_updates(mod):
+    """Install a GuardedUpdater where the Module's updates run in the kvstore (None where
+    they run in Python, whose exceptions propagate)."""
+    kv = mod._kvstore
+    if not (kv and mod._update_on_kvstore and getattr(kv, '_updater', None)):
+        return None
+    guard = GuardedUpdater(kv._updater, mod._exec_group.param_names)
+    kv._set_updater(guard)
+    return guard
+
+
+def _update(mod, guard):
+    """One optimizer step; any error in it ends training (UpdateFailed)."""
+    try:
+        mod.update()
+    except UserError:
+        raise
+    except Exception as err:
+        raise UpdateFailed('the optimizer update failed (%s: %s); training stopped'
+                           % (err.__class__.__name__, reason(err)))
+    if guard is not None:
+        guard.raise_if_failed()
 
 
 def _diverged(loss, epoch, nbatch, last_good):
     """TrainingDiverged if the epoch's cross-entropy so far is not finite."""
-    if np.isfinite(loss.get_global()[1]):
+    if not loss.global_num_inst or np.isfinite(loss.get_global()[1]):
         return None
     return TrainingDiverged('loss became NaN at epoch %d batch %d (%s); lower --lr and resume'
                             % (epoch, nbatch, 'last good checkpoint: %s' % last_good
@@ -167,18 +140,24 @@ def fit(args, get_network, data_loader=None):
 
     val_count = None
     if not args.benchmark:
-        if args.num_examples is None:
-            raise UserError('--num-examples is required')
         data_mod.image_shape(args)
         data_mod.require_file(args.data_train, 'data-train')
-        count = data_mod.check_labels(args.data_train, args.num_classes, 'data-train')
+        count = data_mod.check_labels(args.data_train, args.num_classes, 'data-train',
+                                      args.data_train_idx)
         if args.data_val:
             data_mod.require_file(args.data_val, 'data-val')
-            val_count = data_mod.check_labels(args.data_val, args.num_classes, 'data-val')
-        if count < args.num_examples:
+            val_count = data_mod.check_labels(args.data_val, args.num_classes, 'data-val',
+                                              args.data_val_idx)
+        if args.num_examples is None:
+            args.num_examples = count
+        elif count < args.num_examples:
             logging.warning('--num-examples %d but %s holds %d records; using %d',
                             args.num_examples, args.data_train, count, count)
             args.num_examples = count
+        elif args.num_examples < count:
+            logging.info('--num-examples %d: each epoch trains on %d of the %d records of %s '
+                         '(shuffled anew every epoch)', args.num_examples, args.num_examples,
+                         count, args.data_train)
         if args.batch_size * kv.num_workers > args.num_examples:
             raise UserError('--batch-size %d is larger than the %d training examples; lower it'
                             % (args.batch_size, args.num_examples))
@@ -211,6 +190,11 @@ def fit(args, get_network, data_loader=None):
 
     sym = get_network(args, form)
     saved_sym = get_network(args, Form.RELEASED)
+    save = args.model_prefix and kv.rank == 0
+    if save:
+        lock = checkpoint.lock_prefix(args.model_prefix)  # noqa: F841  (held until exit)
+        checkpoint.check_room(args.model_prefix, saved_sym, data_mod.image_shape(args),
+                              with_states=args.mom > 0 and 'dist' not in args.kv_store)
     if arg_params is not None:
         try:
             checkpoint.check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
@@ -233,13 +217,22 @@ def fit(args, get_network, data_loader=None):
         mod.init_params(_initializer(args.initializer), arg_params=arg_params,
                         aux_params=aux_params, allow_missing=arg_params is None)
     except (RuntimeError, ValueError, AssertionError, mx.base.MXNetError) as err:
-        detail = [l for l in str(err).splitlines() if l.strip()][-1]
         raise UserError('checkpoint of epoch %d does not fit --network %s: %s'
-                        % (begin_epoch, args.network, detail))
+                        % (begin_epoch, args.network, reason(err)))
     mod.init_optimizer(kvstore=kv, optimizer=args.optimizer, optimizer_params=optimizer_params)
+    guard = guard_updates(mod)
     distributed = 'dist' in args.kv_store
     if states and os.path.isfile(states) and not distributed:
-        checkpoint.check_states_file(states)
+        shapes = dict(zip(sym.list_arguments(),
+                          sym.infer_shape(**dict(train.provide_data + train.provide_label))[0]))
+        names = mod._exec_group.param_names
+        if mod._update_on_kvstore:
+            expected = {name: (name, shapes[name]) for name in names}
+        else:
+            expected = {i * len(devices) + k: (name, shapes[name])
+                        for i, name in enumerate(names) for k in range(len(devices))}
+        checkpoint.check_states(states, checkpoint.check_states_file(states), expected,
+                                args.mom, optimizer_params['multi_precision'])
         mod.load_optimizer_states(states)
         logging.info('Loaded optimizer state from %s', states)
     elif begin_epoch > 0:
@@ -250,7 +243,6 @@ def fit(args, get_network, data_loader=None):
     metric = mx.metric.CompositeEvalMetric(
         evaluate.make_metrics(args.top_k, args.num_classes) + [loss])
     speedometer = mx.callback.Speedometer(args.batch_size, args.disp_batches)
-    save = args.model_prefix and kv.rank == 0
     last_saved = begin_epoch if begin_epoch else None
 
     def last_good():
@@ -264,12 +256,15 @@ def fit(args, get_network, data_loader=None):
             if epoch != begin_epoch:
                 train, val = data_loader(args, kv, epoch)
             metric.reset()
+            logging.info('Epoch[%d] Learning-rate=%g', epoch, scheduler(epoch_size * epoch))
             tic = time.time()
             nbatch = 0
             for nbatch, batch in enumerate(data_mod.safe_batches(train, 'data-train')):
                 mod.forward_backward(batch)
-                mod.update()
+                _update(mod, guard)
                 mod.update_metric(metric, batch.label)
+                if guard is not None:
+                    guard.raise_if_failed()
                 if watchdog:
                     watchdog.touch()
                 if (nbatch + 1) % args.disp_batches == 0:
@@ -280,6 +275,9 @@ def fit(args, get_network, data_loader=None):
                                                    eval_metric=metric, locals=None))
                 if stop.requested:
                     break
+            mx.nd.waitall()
+            if guard is not None:
+                guard.raise_if_failed()
             for name, value in metric.get_global_name_value():
                 logging.info('Epoch[%d] Train-%s=%f', epoch, name, value)
             logging.info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)

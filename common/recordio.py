@@ -117,7 +117,8 @@ class CorruptRecordError(ValueError):
 
 
 def scan_headers(path):
-    """Yield (offset, label, id) of every image record, seeking past the images."""
+    """Yield (offset, label, id, number of labels) of every image record, seeking past the
+    images; ``label`` is the first label of a record with several."""
     with open(path, 'rb') as f:
         f.seek(0, 2)
         size = f.tell()
@@ -141,5 +142,5 @@ def scan_headers(path):
                 if flag > 0:
                     f.seek(offset + 8 + IR_HEADER.size)
                     label = struct.unpack('<f', f.read(4))[0]
-                yield offset, label, index
+                yield offset, label, index, max(flag, 1)
             offset = end + (4 - length % 4) % 4

@@ -59,6 +59,8 @@ def get_devices(gpus):
         ids = [int(i) for i in gpus.split(',')]
     except ValueError:
         raise UserError("--gpus '%s' must be comma-separated GPU numbers, or '' for the CPU" % gpus)
+    if min(ids) < 0:
+        raise UserError("--gpus '%s': GPU numbers start at 0; use --gpus \"\" for the CPU" % gpus)
     available = mx.context.num_gpus()
     missing = [i for i in ids if i >= available]
     if missing:

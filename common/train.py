@@ -1,18 +1,131 @@
-"""What train_imagenet.py and train_cifar.py share: the parser and the network from flags."""
+"""What train_imagenet.py and train_cifar.py share: their flags (MXNet example's), the
+checks of those flags, and the network they ask for. The training loop is common/fit.py."""
+import math
 
 import symbol
 
-from . import data, fit
+from . import data
 from .cli import ArgumentParser
 from .errors import UserError
+
+SCHEDULES = ('multifactor', 'cosine')
+
+
+def add_fit_args(parser):
+    train = parser.add_argument_group('Training', 'model training')
+    train.add_argument('--network', type=str, help='registered network (symbol/), any case')
+    train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
+    train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
+                       help='how the multiplier rounds widths (symbol/widths.py)')
+    train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
+                       help='1: train the CPU training form (grouped 1x1 convs of at most 4 '
+                            'groups as block-diagonal dense convs with the permutation after '
+                            'them folded into parameters, ReLU6 as min(relu, 6), BatchNorm fused '
+                            'with ReLU under AVX2 oneDNN kernels: same parameters and function, '
+                            'faster on CPUs); 0: the released ops; default 1 on the CPU, 0 with '
+                            'GPUs. Checkpoints keep the released graph either way')
+    train.add_argument('--gpus', type=str, default=None,
+                       help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
+                            "GPU, else the CPU")
+    train.add_argument('--kv-store', type=str, default='device',
+                       help='local, device, dist_sync, dist_device_sync or dist_async')
+    train.add_argument('--num-epochs', type=int, default=100, help='epochs to train')
+    train.add_argument('--lr', type=float, default=0.1, help='initial learning rate')
+    train.add_argument('--lr-scheduler', type=str, default='multifactor', choices=SCHEDULES,
+                       help='multifactor: x lr-factor at each of lr-step-epochs; cosine: to 0 '
+                            'at the last epoch')
+    train.add_argument('--lr-factor', type=float, default=0.1,
+                       help='learning rate multiplier at each step epoch')
+    train.add_argument('--lr-step-epochs', type=str, default='',
+                       help="epochs after which the rate is multiplied by lr-factor: a comma "
+                            "list, or 'every' for after every epoch")
+    train.add_argument('--warmup-epochs', type=float, default=0,
+                       help='linear warm-up from --warmup-begin-lr over these epochs')
+    train.add_argument('--warmup-begin-lr', type=float, default=0.0, help='lr at step 0 of warm-up')
+    train.add_argument('--optimizer', type=str, default='sgd', choices=('sgd', 'nag'),
+                       help='SGD or Nesterov, with momentum')
+    train.add_argument('--mom', type=float, default=0.9, help='momentum')
+    train.add_argument('--wd', type=float, default=1e-4, help='weight decay')
+    train.add_argument('--initializer', type=str, default='xavier', choices=('xavier', 'msra'),
+                       help="xavier: Xavier(gaussian, 'in', 2) as upstream; msra: MSRAPrelu")
+    train.add_argument('--label-smoothing', type=float, default=0.0,
+                       help='label smoothing (SoftmaxOutput smooth_alpha)')
+    train.add_argument('--batch-size', type=int, default=128,
+                       help='total batch size per machine, split evenly over its GPUs')
+    train.add_argument('--disp-batches', type=int, default=20,
+                       help='log speed and metrics every this many batches')
+    train.add_argument('--model-prefix', type=str, help='checkpoint prefix: PREFIX-%%04d.params')
+    train.add_argument('--save-period', type=int, default=1, help='checkpoint every N epochs')
+    train.add_argument('--load-epoch', type=int, help='resume from the checkpoint of this epoch')
+    train.add_argument('--resume', action='store_true',
+                       help='resume from the last complete checkpoint of --model-prefix, if any')
+    train.add_argument('--top-k', type=int, default=0, help='also report top-k accuracy (0: off)')
+    train.add_argument('--seed', type=int, default=None,
+                       help='seed python, numpy, mxnet and the data iterators')
+    train.add_argument('--dist-timeout', type=float, default=600,
+                       help='distributed kvstores: stop with an error when no batch has '
+                            'finished for this many seconds (a peer died)')
+    train.add_argument('--log-file', type=str, default='',
+                       help='also log to this file (its folder is created)')
+    return train
+
+
+def parse_step_epochs(text, num_epochs):
+    if text.strip() == 'every':
+        return list(range(1, num_epochs))
+    try:
+        return sorted(int(s) for s in text.split(',') if s.strip())
+    except ValueError:
+        raise UserError("--lr-step-epochs '%s' must be comma-separated epochs or 'every'" % text)
 
 
 def make_parser(description):
     parser = ArgumentParser(description=description)
-    fit.add_fit_args(parser)
+    add_fit_args(parser)
     data.add_data_args(parser)
     data.add_data_aug_args(parser)
     return parser
+
+
+# (flag, the test its value must pass, what it must be): checked before anything runs.
+NUMERIC_FLAGS = [
+    ('num-classes', lambda v: v is not None and v >= 1, 'a positive number'),
+    ('batch-size', lambda v: v >= 1, 'positive'),
+    ('num-epochs', lambda v: v >= 1, 'positive'),
+    ('disp-batches', lambda v: v >= 1, 'positive'),
+    ('save-period', lambda v: v >= 1, 'at least 1 (a checkpoint every N epochs)'),
+    ('data-nthreads', lambda v: v >= 1, 'at least 1'),
+    ('num-examples', lambda v: v is None or v >= 1, 'positive'),
+    ('load-epoch', lambda v: v is None or v >= 1,
+     'the number of a saved checkpoint, at least 1 (PREFIX-%04d.params)'),
+    ('lr', lambda v: math.isfinite(v) and v > 0, 'a positive number'),
+    ('lr-factor', lambda v: math.isfinite(v) and v > 0, 'a positive number'),
+    ('warmup-epochs', lambda v: math.isfinite(v) and v >= 0, 'a number of epochs, 0 or more'),
+    ('warmup-begin-lr', lambda v: math.isfinite(v) and v >= 0, '0 or more'),
+    ('mom', lambda v: 0 <= v < 1, 'in [0, 1)'),
+    ('wd', lambda v: math.isfinite(v) and v >= 0, '0 or more'),
+    ('label-smoothing', lambda v: 0 <= v < 1, 'in [0, 1)'),
+    ('multiplier', lambda v: math.isfinite(v) and v > 0, 'a positive number'),
+    ('dist-timeout', lambda v: v > 0, 'a positive number of seconds'),
+    ('top-k', lambda v: v >= 0, '0 (off) or more'),
+    ('pad-size', lambda v: v >= 0, '0 or more'),
+]
+
+
+def validate_args(args):
+    """Every flag checked before the first batch: one line for the first bad one."""
+    if not args.network:
+        raise UserError('--network is required')
+    for flag, ok, what in NUMERIC_FLAGS:
+        value = getattr(args, flag.replace('-', '_'))
+        if not ok(value):
+            raise UserError('--%s must be %s, got %s' % (flag, what, value))
+    if args.load_epoch is not None and args.resume:
+        raise UserError('give --load-epoch or --resume, not both')
+    if (args.load_epoch is not None or args.resume) and not args.model_prefix:
+        raise UserError('--load-epoch and --resume need --model-prefix')
+
+
 
 
 def network_kwargs(args):

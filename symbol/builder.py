@@ -1,6 +1,7 @@
 """The one builder: a NetworkSpec -> stem, stages of its family's block, last 1x1 conv,
 global average pooling, classifier and softmax, in the form asked for."""
 import inspect
+import math
 
 import mxnet as mx
 
@@ -57,23 +58,29 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
     num_classes, multiplier = int(num_classes), float(multiplier)
     if num_classes < 1:
         raise NetworkConfigError('num_classes must be at least 1, got %d' % num_classes)
-    if not multiplier > 0:
-        raise NetworkConfigError('multiplier must be positive, got %g' % multiplier)
+    if not (math.isfinite(multiplier) and multiplier > 0):
+        raise NetworkConfigError('multiplier must be a positive number, got %g' % multiplier)
+    if not 0 <= float(label_smoothing) < 1:
+        raise NetworkConfigError('label_smoothing must be in [0, 1), got %g' % label_smoothing)
     if dtype not in ('float32', 'float16'):
         raise NetworkConfigError("dtype must be float32 or float16, got '%s'" % dtype)
     if form not in BUILT_FORMS:
         raise NetworkConfigError('form must be one of %s, got %r'
                                  % (', '.join(f.name for f in BUILT_FORMS), form))
     make_blocks, _ = family_of(spec)
-    block, align = make_blocks(spec, form, dtype, **options)
+    block, align, stages = make_blocks(spec, form, dtype, **options)
     image_shape = parse_image_shape(image_shape)
     layout = resolve_layout(layout, image_shape)
     _, height, width = image_shape
-    stages = spec.stages
     stem_stride = 1 if layout == 'cifar' else 2
     if layout == 'cifar':
         stages = cifar_strides(stages)
     plan = plan_widths(stages, multiplier, width_rule, align, spec.igcv3_quirks)
+    widths = [plan.stem, plan.last] + [w for stage in plan.stages
+                                       for w in (stage.c, stage.expansion(0))]
+    if min(widths) < 1:
+        raise NetworkConfigError('multiplier %g leaves layers without channels; use a larger '
+                                 'multiplier' % multiplier)
     reduction = stem_stride
     for stage in plan.stages:
         reduction *= stage.s

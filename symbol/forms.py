@@ -6,8 +6,8 @@ they differ in the operators that compute it:
   checkpoints store and what GPUs train.
 - ``CPU_TRAINING``: faster to train on the CPU (symbol.training_form): grouped 1x1 convs
   of at most ``training_form.DENSE_MAX_GROUPS`` groups as dense convs with block-diagonal
-  weights, each channel permutation folded into the parameters before it, ReLU6 as
-  min(relu(x), 6). BatchNorm's running statistics sit in interleaved channel order inside
+  weights, the channel permutation after such a conv folded into its parameters (IGCV2's
+  convs of more groups stay grouped, their permutations too), ReLU6 as min(relu(x), 6). BatchNorm's running statistics sit in interleaved channel order inside
   such a graph; ``common.module.Module`` converts them at its boundary.
 - ``CPU_TRAINING_FUSED``: ``CPU_TRAINING`` with BatchNorm and ReLU fused into one oneDNN
   operator, which trains only under oneDNN kernels with one activation blocking (AVX2 and

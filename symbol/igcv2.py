@@ -33,7 +33,11 @@ from .training_form import group_conv_bn
 from .widths import make_divisible
 
 WIDTH = 4.0
-IGCV2_STAGES = tuple((t, make_divisible(c * WIDTH, 8), n, s) for t, c, n, s in IGCV3_D)
+
+
+def widened(stages, width):
+    """IGCV3-D's stages ``width`` times wider, rounded up to multiples of 8."""
+    return tuple((t, make_divisible(c * width, 8), n, s) for t, c, n, s in stages)
 
 
 def balanced_groups(in_channels, out_channels):
@@ -58,12 +62,14 @@ def igcv2_block(data, prefix, in_channels, expand_channels, out_channels, stride
     return out
 
 
-@register_family('igcv2')
-def igcv2_blocks(spec, form, dtype):
+@register_family('igcv2', options=('width',))
+def igcv2_blocks(spec, form, dtype, width=None):
+    """``width``: stages this many times IGCV3-D's (default WIDTH, the record's)."""
     def block(*args):
         return igcv2_block(*args, form=form, dtype=dtype)
-    return block, spec.align
+    stages = spec.stages if width is None else widened(IGCV3_D, float(width))
+    return block, spec.align, stages
 
 
-register(NetworkSpec('igcv2', 'igcv2', IGCV2_STAGES,
+register(NetworkSpec('igcv2', 'igcv2', widened(IGCV3_D, WIDTH),
                      'IGCV2 baseline (our construction from the IGCV2 paper)', align=8))

@@ -72,8 +72,8 @@ def igcv3_block(data, prefix, in_channels, expand_channels, out_channels, stride
 
 @register_family('igcv3', options=('g1', 'g2'))
 def igcv3_blocks(spec, form, dtype, g1=None, g2=None):
-    """``g1``/``g2``: group counts of the two 1x1 convs (default: the network's groups);
-    widths are multiples of the larger (the network's align)."""
+    """``g1``/``g2``: group counts of the two 1x1 convs (default: the record's groups);
+    widths are multiples of the larger."""
     g1 = spec.groups[0] if g1 is None else int(g1)
     g2 = spec.groups[1] if g2 is None else int(g2)
     if g1 < 1 or g2 < 1:
@@ -81,22 +81,22 @@ def igcv3_blocks(spec, form, dtype, g1=None, g2=None):
 
     def block(*args):
         return igcv3_block(*args, g1=g1, g2=g2, form=form, dtype=dtype)
-    return block, max(g1, g2)
+    return block, max(g1, g2), spec.stages
 
 
 for _spec in (
         NetworkSpec('igcv3', 'igcv3', IGCV3_D, 'IGCV3-D, the released network',
-                    groups=(2, 2), align=2, igcv3_quirks=True),
+                    groups=(2, 2), igcv3_quirks=True),
         NetworkSpec('igcv3_g2g4', 'igcv3', IGCV3_D,
                     "upstream variant with 4 groups in each block's last 1x1 conv",
-                    groups=(2, 4), align=4, igcv3_quirks=True),
+                    groups=(2, 4), igcv3_quirks=True),
         NetworkSpec('igcv3_wider', 'igcv3', IGCV3_W,
                     'IGCV3-W: MobileNetV2 depths at twice the width',
-                    groups=(2, 2), align=2, igcv3_quirks=True),
+                    groups=(2, 2), igcv3_quirks=True),
         NetworkSpec('igcv3_0.7x', 'igcv3', IGCV3_D_07,
                     "the paper's CIFAR IGCV3-D 0.7x: fewer blocks, same widths",
-                    groups=(2, 2), align=2, igcv3_quirks=True),
+                    groups=(2, 2), igcv3_quirks=True),
         NetworkSpec('igcv3_0.5x', 'igcv3', IGCV3_D_05,
                     "the paper's CIFAR IGCV3-D 0.5x: fewer blocks, same widths",
-                    groups=(2, 2), align=2, igcv3_quirks=True)):
+                    groups=(2, 2), igcv3_quirks=True)):
     register(_spec)

@@ -33,7 +33,7 @@ def mobilenetv2_block(data, prefix, in_channels, expand_channels, out_channels, 
 def mobilenetv2_blocks(spec, form, dtype):
     def block(*args):
         return mobilenetv2_block(*args, form=form)
-    return block, spec.align
+    return block, spec.align, spec.stages
 
 
 register(NetworkSpec('mobilenetv2', 'mobilenetv2', MOBILENETV2,

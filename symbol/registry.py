@@ -16,7 +16,8 @@ class NetworkSpec:
     ``stages`` rows are (t, c, n, s) with ImageNet strides (the CIFAR layout is derived,
     symbol.builder.cifar_strides); ``groups`` the (g1, g2) group counts of the block's two
     1x1 convs where the family has them; ``align`` the multiple every width is rounded
-    up to; ``igcv3_quirks`` upstream's IGCV3 width arithmetic (symbol.widths)."""
+    up to where the family does not derive it (IGCV3: the larger group count);
+    ``igcv3_quirks`` upstream's IGCV3 width arithmetic (symbol.widths)."""
     name: str
     family: str
     stages: tuple
@@ -26,15 +27,17 @@ class NetworkSpec:
     igcv3_quirks: bool = False
 
 
-# family name -> (make_blocks(spec, form, dtype, **options) -> (block, align), option names)
+# family name -> (make_blocks(spec, form, dtype, **options) -> (block, align, stages),
+#                 option names)
 _FAMILIES = {}
 _SPECS = {}
 
 
 def register_family(name, options=()):
     """Register ``make_blocks(spec, form, dtype, **options)``, returning the block function
-    ``block(data, prefix, in_c, expand_c, out_c, stride, residual)`` and the width
-    alignment; ``options`` are the extra keywords of get_symbol it takes."""
+    ``block(data, prefix, in_c, expand_c, out_c, stride, residual)``, the width alignment
+    and the stage table (the record's, or as the options change it); ``options`` are the
+    extra keywords of get_symbol it takes."""
     def wrap(make_blocks):
         _FAMILIES[name] = (make_blocks, tuple(options))
         return make_blocks

@@ -32,11 +32,33 @@ def interleave_order(channels, groups):
     return np.arange(channels).reshape(groups, -1).T.reshape(-1)
 
 
-def interleave_rows(data, groups, rows):
+def interleave_rows(data, groups, rows, F=mx.sym):
     """Rows (axis 0) of ``data`` in interleaved order (interleave_order); ``data`` has
     groups*rows rows."""
-    shape = mx.sym.reshape(data, shape=(-4, groups, rows, -2))
-    return mx.sym.reshape(mx.sym.swapaxes(shape, dim1=0, dim2=1), shape=(-3, -2))
+    shape = F.reshape(data, shape=(-4, groups, rows, -2))
+    return F.reshape(F.swapaxes(shape, dim1=0, dim2=1), shape=(-3, -2))
+
+
+def _block_diagonal(F, weight, num_filter, in_channels, num_group, dtype, interleave):
+    """The one construction of the block-diagonal weight, written once for both
+    namespaces: ``F`` is mx.sym (the training form's graph) or mx.nd (the inference
+    form's arrays)."""
+    rows, cols = num_filter // num_group, in_channels // num_group
+    parts = F.split(F.reshape(weight, shape=(num_filter, cols)), num_outputs=num_group, axis=0)
+    if num_group == 1:
+        parts = [parts]
+    bands = []
+    for j in range(num_group):
+        band = [parts[j]]
+        if j:
+            band.insert(0, F.zeros((rows, j * cols), dtype=dtype))
+        if j < num_group - 1:
+            band.append(F.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
+        bands.append(F.concat(*band, dim=1))
+    dense = F.concat(*bands, dim=0)
+    if interleave:
+        dense = interleave_rows(dense, num_group, rows, F)
+    return F.reshape(dense, shape=(num_filter, in_channels, 1, 1))
 
 
 def block_diagonal_weight(name, num_filter, in_channels, num_group, dtype='float32',
@@ -46,33 +68,19 @@ def block_diagonal_weight(name, num_filter, in_channels, num_group, dtype='float
     diagonal, zeros elsewhere, concatenated from the parameter's slices and zeros (the
     backward only slices; a broadcast product with an identity matrix trains slower, its
     backward being a reduction). With ``interleave`` its rows come in interleaved order,
-    so the conv's output is already channel-permuted. The one construction of the
-    block-diagonal weight: the inference form evaluates it too (dense_weight)."""
-    rows, cols = num_filter // num_group, in_channels // num_group
-    weight = mx.sym.Variable(name, shape=(num_filter, cols, 1, 1), dtype=dtype)
-    parts = mx.sym.split(mx.sym.reshape(weight, shape=(num_filter, cols)),
-                         num_outputs=num_group, axis=0)
-    bands = []
-    for j in range(num_group):
-        band = [parts[j]]
-        if j:
-            band.insert(0, mx.sym.zeros((rows, j * cols), dtype=dtype))
-        if j < num_group - 1:
-            band.append(mx.sym.zeros((rows, (num_group - 1 - j) * cols), dtype=dtype))
-        bands.append(mx.sym.concat(*band, dim=1))
-    dense = mx.sym.concat(*bands, dim=0)
-    if interleave:
-        dense = interleave_rows(dense, num_group, rows)
-    return mx.sym.reshape(dense, shape=(num_filter, in_channels, 1, 1))
+    so the conv's output is already channel-permuted."""
+    weight = mx.sym.Variable(name, shape=(num_filter, in_channels // num_group, 1, 1),
+                             dtype=dtype)
+    return _block_diagonal(mx.sym, weight, num_filter, in_channels, num_group, dtype,
+                           interleave)
 
 
 def dense_weight(weight, num_group):
-    """The block-diagonal dense value of a grouped 1x1 conv's weight array
-    (block_diagonal_weight, evaluated)."""
+    """The block-diagonal dense value of a grouped 1x1 conv's weight array (the
+    construction of block_diagonal_weight, on arrays)."""
     num_filter, cols = weight.shape[:2]
-    dtype = np.dtype(weight.dtype).name
-    sym = block_diagonal_weight('w', num_filter, cols * num_group, num_group, dtype)
-    return sym.eval(ctx=mx.cpu(), w=weight.as_in_context(mx.cpu()))[0]
+    return _block_diagonal(mx.nd, weight.as_in_context(mx.cpu()), num_filter, cols * num_group,
+                           num_group, np.dtype(weight.dtype).name, False)
 
 
 def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,

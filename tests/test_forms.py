@@ -140,7 +140,7 @@ def _run(sym, shapes, seed=0):
 
 
 @pytest.mark.parametrize('network', ['igcv3', 'igcv3_g2g4', 'igcv2'])
-def test_training_form_network_gives_the_releasedmodule_outputs(network):
+def test_training_form_network_gives_the_released_outputs(network):
     """With batch statistics (training mode). Random running statistics make inference
     ill-conditioned (a 1e-6 input change moves the outputs by 1e-2), so inference is
     compared on a trained checkpoint in test_score.py."""

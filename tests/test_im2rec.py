@@ -217,7 +217,7 @@ def test_payload_holding_the_magic_number_round_trips_through_mxnet(tmp_path):
         offsets = [int(l.split('\t')[1]) for l in (tmp_path / 'm.idx').read_text().splitlines()]
         for i, off in enumerate(offsets):
             assert recordio.unpack_image_record(recordio.read_record_at(f, off))[3] == payloads[i]
-    assert [label for _, label, _ in recordio.scan_headers(str(tmp_path / 'm.rec'))] == [0, 1, 2, 3]
+    assert [head[1] for head in recordio.scan_headers(str(tmp_path / 'm.rec'))] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize('args,needles', [

@@ -38,7 +38,7 @@ def test_score_matches_training_validation_and_counts_each_image_once(trained):
 
 # SymbolBlock.imports itself warns while inferring types before it knows the input's.
 @pytest.mark.filterwarnings('ignore:Cannot decide type for the following arguments')
-def test_symbolblock_imports_give_the_modulemodule_outputs(trained):
+def test_symbolblock_imports_give_the_module_outputs(trained):
     folder, _ = trained
     net = mx.gluon.SymbolBlock.imports(str(folder / 'm-symbol.json'), ['data', 'softmax_label'],
                                        str(folder / 'm-0002.params'))

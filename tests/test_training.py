@@ -9,7 +9,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from common import checkpoint, fit, schedule
+from common import checkpoint, schedule, train
+from common.errors import UserError
 from symbol import Form
 from datasets import make_rec
 from helpers import ROOT, assert_one_line_error, run_script
@@ -20,7 +21,7 @@ import train_imagenet
 
 def test_imagenet_recipe_lr_at_epoch_100():
     args = train_imagenet.parse_args([])
-    steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     lr = schedule.learning_rate(100, args.lr, args.num_epochs, args.lr_scheduler, args.lr_factor, steps)
     assert lr == pytest.approx(0.045 * 0.98 ** 100, rel=1e-12)
     assert schedule.learning_rate(0.5, args.lr, args.num_epochs, 'multifactor', args.lr_factor,
@@ -29,7 +30,7 @@ def test_imagenet_recipe_lr_at_epoch_100():
 
 def test_cifar_recipe_steps():
     args = train_cifar.parse_args([])
-    steps = fit.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     at = lambda e: schedule.learning_rate(e, args.lr, args.num_epochs, 'multifactor', 0.1, steps)
     assert [at(199.9), at(200), at(300), at(350), at(399)] == pytest.approx(
         [0.1, 0.01, 0.001, 0.0001, 0.0001])
@@ -141,7 +142,7 @@ def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
             f.write(b'half a file')
         raise OSError('disk full')
     monkeypatch.setattr(mx.nd, 'save', dying_save)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match='could not write checkpoint .*ck-0002.params .*disk full'):
         checkpoint.save_checkpoint(prefix, 2, sym, good, {})
     monkeypatch.setattr(mx.nd, 'save', real_save)
     assert not os.path.exists(prefix + '-0002.params')

@@ -11,7 +11,7 @@ of ``Thread.is_alive`` and then runs the wheel's own launch.py unchanged, with t
 arguments.
 
 With ``--launcher local`` it also supervises the job: when a worker or server exits with
-an error (a crash, or the stall watchdog of common/fit.py), the launcher stops every
+an error (a crash, or the stall watchdog of common/supervision.py), the launcher stops every
 process of the job and exits non-zero, instead of waiting forever on the scheduler.
 """
 import importlib.util

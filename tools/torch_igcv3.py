@@ -8,6 +8,7 @@ from torch import nn
 import symbol
 from symbol.builder import cifar_strides, resolve_layout
 from symbol.igcv2 import balanced_groups
+from symbol.registry import family_of
 from symbol.widths import plan_widths
 
 
@@ -67,9 +68,12 @@ def build(network, num_classes=1000, image_shape=(3, 224, 224)):
     spec = symbol.get_spec(network)
     body = BODIES[spec.family]
     g1, g2 = spec.groups
+    make_blocks, _ = family_of(spec)
+    _, align, stages = make_blocks(spec, symbol.Form.RELEASED, 'float32')
     cifar = resolve_layout(None, image_shape) == 'cifar'
-    stages = cifar_strides(spec.stages) if cifar else spec.stages
-    plan = plan_widths(stages, 1.0, 'upstream', spec.align, spec.igcv3_quirks)
+    if cifar:
+        stages = cifar_strides(stages)
+    plan = plan_widths(stages, 1.0, 'upstream', align, spec.igcv3_quirks)
     layers = [conv_bn(image_shape[0], plan.stem, 3, 1 if cifar else 2, relu6=True)]
     cin = plan.stem
     for stage in plan.stages:
