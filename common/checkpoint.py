@@ -70,12 +70,13 @@ def _verify_json(path):
         json.load(f)
 
 
-def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None):
+def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None,
+                    then='resume with --resume'):
     """PREFIX-symbol.json, PREFIX-%04d.states (``save_states(path)`` writes it), then
     PREFIX-%04d.params, each written under a temporary name, read back and only then
     renamed. The .params file comes last: its presence marks a complete checkpoint. A
-    file that cannot be written or does not read back (a full disk) is a UserError; what
-    was published before stays as it was."""
+    file that cannot be written or does not read back (a full disk) is a UserError whose
+    advice ends with ``then``; what was published before stays as it was."""
     sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
     blob = {'arg:' + k: v for k, v in arg_params.items()}
     blob.update({'aux:' + k: v for k, v in aux_params.items()})
@@ -93,33 +94,44 @@ def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
             raise UserError('could not write checkpoint %s (%s; %.1f MB free there); it was '
                             'not published and earlier checkpoints are untouched: free disk '
-                            'space, then resume with --resume' % (path, reason(err), free / 1e6))
+                            'space, then %s' % (path, reason(err), free / 1e6, then))
         published.append(path)
     logging.info('Saved checkpoint to "%s"', params_path)
 
 
-def check_room(prefix, sym, image_shape, with_states):
-    """Before training: the checkpoint folder is writable and has room for a checkpoint
-    of ``sym`` (parameters, and optimizer state of the same size ``with_states``)."""
-    folder = os.path.dirname(os.path.abspath(prefix))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, '.write-test-%d' % os.getpid())
-        with open(probe, 'w') as f:
-            f.write('x')
-        os.remove(probe)
-    except OSError as err:
-        raise UserError('cannot write checkpoints to %s (%s): choose a writable --model-prefix'
-                        % (folder, err.strerror or err))
+def checkpoint_bytes(sym, image_shape, with_states):
+    """About how many bytes a float32 checkpoint of ``sym`` takes (its parameters and
+    running statistics, twice with an optimizer state of their size)."""
     arg_shapes, _, aux_shapes = sym.infer_shape(data=(1,) + tuple(image_shape))
     values = sum(int(np.prod(s)) for n, s in zip(sym.list_arguments(), arg_shapes)
                  if n not in ('data', 'softmax_label'))
     values += sum(int(np.prod(s)) for s in aux_shapes)
-    needed = 4 * values * (2 if with_states else 1)
+    return 4 * values * (2 if with_states else 1)
+
+
+def check_room(prefix, needed, flag='--model-prefix'):
+    """Before the work: the folder of ``prefix`` is (or can be made) a folder we can write
+    in, with ``needed`` bytes free; ``flag`` is the option that named it."""
+    folder = os.path.dirname(os.path.abspath(prefix))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError('%s %s: %s is a file, not a folder; choose another %s'
+                        % (flag, prefix, folder, flag))
+    probe = os.path.join(folder, '.write-test-%d' % os.getpid())
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, 'w') as f:
+            f.write('x')
+    except OSError as err:
+        raise UserError('%s %s: cannot write in %s (%s); choose a writable folder'
+                        % (flag, prefix, folder, err.strerror or err))
+    finally:
+        if os.path.exists(probe):
+            os.remove(probe)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise UserError('%s has %.1f MB free but a checkpoint needs about %.1f MB: free disk '
-                        'space or choose another --model-prefix' % (folder, free / 1e6, needed / 1e6))
+        raise UserError('%s %s: %s has %.1f MB free but the checkpoint takes about %.1f MB; '
+                        'free disk space or choose another %s'
+                        % (flag, prefix, folder, free / 1e6, needed / 1e6, flag))
 
 
 def lock_prefix(prefix):
@@ -163,7 +175,7 @@ def last_complete_epoch(prefix):
     """Highest N with a loadable PREFIX-%04d.params (0 if none)."""
     found = []
     for path in glob.glob(glob.escape(prefix) + '-*.params'):
-        match = re.match(r'.*-(\d{4,})\.params$', path)
+        match = re.match(re.escape(prefix) + r'-(\d{4,})\.params$', path)
         if match:
             found.append(int(match.group(1)))
     for epoch in sorted(found, reverse=True):

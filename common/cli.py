@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from .errors import UserError  # noqa: F401  (entry points import it from here)
+from .errors import UserError
 
 # MXNet's example scripts log this way; tools such as parse_log.py read the messages.
 LOG_FORMAT = '%(asctime)-15s %(message)s'
@@ -38,9 +38,13 @@ def setup_logging(log_file='', rank=0, level=logging.INFO):
         root.addHandler(console)
     if log_file:
         folder = os.path.dirname(log_file)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        handler = logging.FileHandler(log_file)
+        try:
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            handler = logging.FileHandler(log_file)
+        except OSError as err:
+            raise UserError('cannot write --log-file %s (%s): choose a writable path'
+                            % (log_file, err.strerror or err))
         handler.setFormatter(fmt)
         root.addHandler(handler)
 
@@ -76,7 +80,7 @@ def run(main):
         if not getattr(err, 'user_fixable', False):
             raise
         sys.stderr.write('error: %s\n' % ' '.join(str(err).split()))
-        sys.exit(2)
+        sys.exit(getattr(err, 'exit_status', 2))
     except KeyboardInterrupt:
         sys.stderr.write('interrupted\n')
         sys.exit(130)

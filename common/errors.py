@@ -14,5 +14,14 @@ def reason(err, limit=200):
 class UserError(Exception):
     """A mistake the user can fix; entry points report it as one line, no traceback
     (common.cli.run reports every exception whose class sets ``user_fixable``, the
-    network library's NetworkConfigError included)."""
+    network library's NetworkConfigError included), and exit with ``exit_status``."""
     user_fixable = True
+    exit_status = 2
+
+
+class Interrupted(UserError):
+    """The run was stopped by a signal before it did all it was asked: exit 128 + signal."""
+
+    def __init__(self, message, signum):
+        super(Interrupted, self).__init__(message)
+        self.exit_status = 128 + signum

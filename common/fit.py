@@ -20,7 +20,7 @@ from symbol import Form
 from . import checkpoint, evaluate, runtime
 from . import data as data_mod
 from .cli import setup_logging
-from .errors import UserError, reason
+from .errors import Interrupted, UserError, reason
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
@@ -193,8 +193,9 @@ def fit(args, get_network, data_loader=None):
     save = args.model_prefix and kv.rank == 0
     if save:
         lock = checkpoint.lock_prefix(args.model_prefix)  # noqa: F841  (held until exit)
-        checkpoint.check_room(args.model_prefix, saved_sym, data_mod.image_shape(args),
-                              with_states=args.mom > 0 and 'dist' not in args.kv_store)
+        checkpoint.check_room(args.model_prefix, checkpoint.checkpoint_bytes(
+            saved_sym, data_mod.image_shape(args),
+            with_states=args.mom > 0 and 'dist' not in args.kv_store))
     if arg_params is not None:
         try:
             checkpoint.check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
@@ -249,7 +250,7 @@ def fit(args, get_network, data_loader=None):
         return checkpoint.checkpoint_paths(args.model_prefix, last_saved)[1] \
             if save and last_saved else None
 
-    with StopRequest() as stop:
+    with StopRequest(distributed) as stop:
         for epoch in range(begin_epoch, args.num_epochs):
             if watchdog:
                 watchdog.touch()
@@ -285,14 +286,16 @@ def fit(args, get_network, data_loader=None):
             if diverged:
                 raise diverged
             if stop.requested:
+                saved = 'nothing saved'
                 if save:
                     # A partial epoch is saved under its own name, never as a finished one.
                     arg, aux = mod.get_params()
-                    checkpoint.save_checkpoint(args.model_prefix + '-interrupted', epoch,
-                                               saved_sym, arg, aux)
-                logging.info('Stopped by signal in epoch %d; resume from the last complete '
-                             'checkpoint with --resume', epoch)
-                return None
+                    interrupted = args.model_prefix + '-interrupted'
+                    checkpoint.save_checkpoint(interrupted, epoch, saved_sym, arg, aux)
+                    saved = 'saved %s' % checkpoint.checkpoint_paths(interrupted, epoch)[1]
+                raise Interrupted('stopped by signal %d in epoch %d (%s); resume from the last '
+                                  'complete checkpoint with --resume'
+                                  % (stop.signal, epoch, saved), stop.signal)
             done = epoch + 1
             if save and (done % args.save_period == 0 or done == args.num_epochs):
                 arg, aux = mod.get_params()

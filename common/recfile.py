@@ -5,12 +5,19 @@ from .atomic import temporary_path
 from .recordio import IndexedRecordWriter, pack_image_record
 
 
+def _naming(err, path):
+    """The OSError ``err`` (a full disk, a read-only folder) naming ``path``, the file the
+    user asked for, rather than its temporary name or none."""
+    return OSError(err.errno, err.strerror or str(err), path)
+
+
 class AtomicRecordWriter(object):
     """``with AtomicRecordWriter('out/train') as w: w.write(index, label, image_bytes)``
 
     Writes ``out/train.rec`` and ``.idx`` under temporary names (common.atomic) and
-    renames both only when the block ends without an error; on an error the temporary
-    files are removed. (Two files, so not common.atomic.atomic_path: the old .rec must go
+    renames both only when the block ends without an error and both files are closed; on
+    an error (a full disk included) the temporary files are removed, and an OSError names
+    ``out/train.rec``. (Two files, so not common.atomic.atomic_path: the old .rec must go
     before the new .idx arrives.)
     """
 
@@ -24,7 +31,12 @@ class AtomicRecordWriter(object):
         folder = os.path.dirname(self.rec)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self.writer = IndexedRecordWriter(self.tmp_rec, self.tmp_idx)
+        try:
+            self.writer = IndexedRecordWriter(self.tmp_rec, self.tmp_idx)
+        except OSError as err:
+            if os.path.exists(self.tmp_rec):
+                os.remove(self.tmp_rec)
+            raise _naming(err, self.rec) from err
         return self
 
     def write(self, index, label, payload):
@@ -33,19 +45,35 @@ class AtomicRecordWriter(object):
         self.write_packed(index, pack_image_record(label, index, payload))
 
     def write_packed(self, index, record):
-        self.writer.write(index, record)
+        try:
+            self.writer.write(index, record)
+        except OSError as err:
+            raise _naming(err, self.rec) from err
         self.count += 1
 
+    def _close(self):
+        """Close both files, the second even when closing the first fails (on a full disk
+        it is the last flush that fails)."""
+        try:
+            self.writer.rec.close()
+        finally:
+            self.writer.idx.close()
+
     def __exit__(self, exc_type, exc, tb):
-        self.writer.close()
-        if exc_type is None:
-            # The old .rec goes first and the new one comes last: a .rec only appears
-            # once its own index is in place.
-            if os.path.exists(self.rec):
-                os.remove(self.rec)
-            os.replace(self.tmp_idx, self.idx)
-            os.replace(self.tmp_rec, self.rec)
-        else:
+        try:
+            try:
+                self._close()
+            except OSError as err:
+                raise _naming(err, self.rec) from err
+            if exc_type is None:
+                # The old .rec goes first and the new one comes last: a .rec only appears
+                # once its own index is in place.
+                if os.path.exists(self.rec):
+                    os.remove(self.rec)
+                os.replace(self.tmp_idx, self.idx)
+                os.replace(self.tmp_rec, self.rec)
+        finally:
+            # After an error (in the block, or closing a file on a full disk): nothing left.
             for path in (self.tmp_rec, self.tmp_idx):
                 if os.path.exists(path):
                     os.remove(path)

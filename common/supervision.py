@@ -45,10 +45,16 @@ class Watchdog(object):
 
 class StopRequest(object):
     """``with StopRequest() as stop``: SIGINT/SIGTERM set ``stop.requested`` (training stops
-    after the current batch and saves); a second signal stops at once."""
+    after the current batch and saves); a second signal stops at once.
 
-    def __init__(self):
+    A worker of a ``distributed`` job cannot finish its batch alone (its peers wait for it
+    in every step), so there a signal ends the process at once with status 128 + signal
+    and one line saying so; the launcher (tools/launch.py) then stops the other roles."""
+
+    def __init__(self, distributed=False):
         self.requested = False
+        self.signal = None
+        self.distributed = distributed
 
     def __enter__(self):
         self.old = {}
@@ -57,11 +63,19 @@ class StopRequest(object):
         return self
 
     def handle(self, signum, frame):
+        if self.distributed:
+            logging.error('Signal %d: this worker stops now; the distributed job cannot go on '
+                          'without it', signum)
+            sys.stderr.write('error: stopped by signal %d; a distributed job stops with any of '
+                             'its workers: resume it with --resume\n' % signum)
+            sys.stderr.flush()
+            os._exit(128 + signum)
         if self.requested:
             raise KeyboardInterrupt
         logging.info('Signal %d: stopping after this batch and saving a checkpoint '
                      '(send again to stop at once)', signum)
         self.requested = True
+        self.signal = signum
 
     def __exit__(self, *exc):
         for sig, handler in self.old.items():

@@ -1,6 +1,7 @@
 """Bad input, interruptions and untrusted files: every failure one clear line, nothing lost."""
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -29,10 +30,24 @@ def recs(tmp_path_factory):
     (d / 'corrupt.rec').write_bytes(bytes(corrupt))
     shutil.copy(d / 'train.rec', d / 'badidx.rec')
     (d / 'badidx.idx').write_text('\n'.join((d / 'train.idx').read_text().splitlines()[:100]) + '\n')
+    # The same number of entries, one record twice and another never: 255 distinct images.
+    shutil.copy(d / 'train.rec', d / 'dupidx.rec')
+    lines = (d / 'train.idx').read_text().splitlines()
+    lines[5] = '5\t' + lines[4].split('\t')[1]
+    (d / 'dupidx.idx').write_text('\n'.join(lines) + '\n')
+    from common.recfile import AtomicRecordWriter
+    with AtomicRecordWriter(str(d / 'multilabel')) as w:
+        for i in range(64):
+            w.write(i, [float(i % 4), 1.0], _png())
     # A checkpoint of another network, for --load-epoch.
     proc = run_script(*train(d, d / 'other', '--network', 'mobilenetv2', '--num-epochs', '1'))
     assert proc.returncode == 0, proc.stderr[-2000:]
     return d
+
+
+def _png():
+    import cv2
+    return cv2.imencode('.png', np.full((16, 16, 3), 128, np.uint8))[1].tobytes()
 
 
 def train(d, prefix, *extra, rec='train.rec'):
@@ -59,12 +74,39 @@ BAD_TRAINING_INPUT = [
     ('non-numeric flag value', {'flags': ['--lr', 'fast']}, ['--lr', "'fast'"]),
     ('missing checkpoint', {'flags': ['--load-epoch', '5']}, ['-0005.params', 'not found']),
     ('unknown kvstore', {'flags': ['--kv-store', 'nccl-ring']}, ['--kv-store']),
+    ('.idx pointing twice at one record', {'rec': 'dupidx.rec'}, ['dupidx.idx does not match',
+                                                                   'once at each record']),
+    ('--data-train-idx of another file', {'flags': ['--data-train-idx', 'labels9.idx']},
+     ['labels9.idx does not match', '32 entries for 256 records']),
+    ('--data-train-idx missing', {'flags': ['--data-train-idx', 'nope.idx']},
+     ['--data-train-idx', 'no such file']),
+    ('records with several labels', {'rec': 'multilabel.rec'}, ['record 0 has 2 labels',
+                                                                 'without --pack-label']),
+    ('negative learning rate', {'flags': ['--lr', '-0.5']}, ['--lr must be a positive number']),
+    ('NaN learning rate', {'flags': ['--lr', 'nan']}, ['--lr must be a positive number, got nan']),
+    ('negative GPU number', {'flags': ['--gpus', '-1']}, ['GPU numbers start at 0']),
+    ('multiplier too small for any channel', {'flags': ['--multiplier', '0.01']},
+     ['multiplier 0.01 leaves layers without channels']),
+    ('NaN multiplier', {'flags': ['--multiplier', 'nan']}, ['--multiplier must be a positive']),
+    ('infinite multiplier', {'flags': ['--multiplier', 'inf']}, ['--multiplier must be a positive']),
+    ('label smoothing above 1', {'flags': ['--label-smoothing', '1.5']},
+     ['--label-smoothing must be in [0, 1)']),
+    ('negative load epoch', {'flags': ['--load-epoch', '-1']}, ['--load-epoch must be']),
+    ('checkpoint every 0 epochs', {'flags': ['--save-period', '0']}, ['--save-period must be']),
+    ('no decoding threads', {'flags': ['--data-nthreads', '0']}, ['--data-nthreads must be']),
+    ('momentum of 1', {'flags': ['--mom', '1']}, ['--mom must be in [0, 1)']),
+    ('model folder under a file', {'flags': ['--model-prefix', 'train.rec/m']},
+     ['train.rec']),
+    ('log file under a file', {'flags': ['--log-file', 'train.rec/log']},
+     ['cannot write --log-file', 'train.rec/log']),
 ]
 
 
 @pytest.mark.parametrize('what,change,needles', BAD_TRAINING_INPUT, ids=[r[0] for r in BAD_TRAINING_INPUT])
 def test_bad_training_input_is_one_clear_line(recs, tmp_path, what, change, needles):
-    args = train(recs, tmp_path / 'm', '--num-epochs', '1', *change.get('flags', []),
+    flags = [str(recs / f) if f.endswith(('.idx', '.rec/m', '.rec/log')) else f
+             for f in change.get('flags', [])]
+    args = train(recs, tmp_path / 'm', '--num-epochs', '1', *flags,
                  rec=change.get('rec', 'train.rec'))
     proc = run_script(*args)
     assert_one_line_error(proc, *needles)
@@ -141,8 +183,180 @@ def test_sigint_stops_after_saving(recs, tmp_path):
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=60)[1]
-    assert proc.returncode == 0, err[-2000:]
-    assert 'Stopped by signal' in err and 'Traceback' not in err
+    assert proc.returncode == 128 + signal.SIGINT, err[-2000:]  # not all epochs were run
+    assert err.splitlines()[-1].startswith('error: stopped by signal 2 in epoch')
+    assert 'saved' in err.splitlines()[-1] and 'Traceback' not in err
     assert list(tmp_path.glob('i-interrupted-*.params'))
     done = sorted(p.name for p in tmp_path.glob('i-0*.params'))
     assert done and all(mx.nd.load(str(tmp_path / n)) for n in done)
+
+
+def _resume_error(recs, prefix, *extra):
+    proc = run_script(*train(recs, prefix, '--num-epochs', '2', '--resume', *extra))
+    assert not os.path.exists(str(prefix) + '-0002.params')
+    return proc
+
+
+def test_optimizer_state_that_does_not_fit_is_refused_before_training(recs, tmp_path):
+    """.states of another network, of another --mom, or of a wrong shape would leave
+    parameters silently not updated: each is refused before the first batch."""
+    from common.checkpoint import check_states_file
+    prefix = tmp_path / 'm'
+    assert run_script(*train(recs, prefix, '--num-epochs', '1', '--mom', '0')).returncode == 0
+    proc = _resume_error(recs, prefix)  # --mom 0.9, the default
+    assert_one_line_error(proc, 'saved without momentum (--mom 0) but --mom is 0.9', 'move')
+    shutil.copy(recs / 'other-0001.states', tmp_path / 'm-0001.states')
+    proc = _resume_error(recs, prefix, '--mom', '0')
+    assert_one_line_error(proc, 'm-0001.states holds optimizer state for', 'another network')
+    assert run_script(*train(recs, tmp_path / 'w', '--num-epochs', '1')).returncode == 0
+    states = check_states_file(str(tmp_path / 'w-0001.states'))
+    states['fc_weight'] = mx.nd.zeros((7, 7))
+    (tmp_path / 'w-0001.states').write_bytes(pickle.dumps(states))
+    proc = _resume_error(recs, tmp_path / 'w')
+    assert_one_line_error(proc, 'the state of fc_weight has shape (7, 7)')
+
+    class GarbageArray(object):  # an NDArray whose bytes are not an array
+        def __reduce__(self):
+            return (mx.nd.NDArray, (None,), {'handle': bytearray(b'garbage')})
+    (tmp_path / 'w-0001.states').write_bytes(pickle.dumps({'fc_weight': GarbageArray()}))
+    proc = _resume_error(recs, tmp_path / 'w')
+    assert_one_line_error(proc, 'w-0001.states is not a readable optimizer state')
+
+
+def test_an_update_that_raises_stops_training(recs, tmp_path):
+    """An exception inside the optimizer update (MXNet calls it from C++, which would print
+    it and go on) ends the run non-zero with one line, and nothing more is saved."""
+    from common.checkpoint import check_states_file
+    prefix = tmp_path / 'u'
+    assert run_script(*train(recs, prefix, '--num-epochs', '1')).returncode == 0
+    states = check_states_file(str(tmp_path / 'u-0001.states'))
+    states['fc_weight'] = (states['fc_weight'], states['fc_weight'])  # right shape, not usable
+    (tmp_path / 'u-0001.states').write_bytes(pickle.dumps(states))
+    proc = _resume_error(recs, prefix)
+    assert_one_line_error(proc, 'the optimizer update of fc_weight failed', 'training stopped')
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='mounting a small tmpfs needs root')
+def test_full_disk_publishes_no_truncated_checkpoint(recs, tmp_path):
+    """On a disk that fills during the second checkpoint: non-zero with one line naming
+    the disk, the first checkpoint untouched and loadable, no second one."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    # 16x16 igcv3_0.5x: 4.5 MB of parameters; with --mom 0 the state file is tiny, so the
+    # parameters are what fills the disk (MXNet's nd.save reports no error then).
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=7m', 'tmpfs', str(disk)], check=True)
+    try:
+        proc = run_script(*train(recs, disk / 'f', '--num-epochs', '3', '--mom', '0'))
+        assert_one_line_error(proc, 'could not write checkpoint', 'f-0002.params', 'free disk space')
+        assert sorted(p.name for p in disk.iterdir()) == ['f-0001.params', 'f-0001.states',
+                                                          'f-symbol.json', 'f.lock']
+        assert len(mx.nd.load(str(disk / 'f-0001.params'))) > 0
+    finally:
+        subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_two_runs_cannot_share_a_prefix(recs, tmp_path):
+    first = _start(train(recs, tmp_path / 'p', '--num-epochs', '50'))
+    try:
+        _wait_for(tmp_path / 'p-0001.params', first)
+        proc = run_script(*train(recs, tmp_path / 'p', '--num-epochs', '2'))
+        assert_one_line_error(proc, 'another run (pid %d) is training into --model-prefix'
+                              % first.pid)
+    finally:
+        first.kill()
+        first.wait()
+        first.stderr.close()
+
+
+def _lr_lines(stderr):
+    return [float(v) for v in re.findall(r'Epoch\[\d+\] Learning-rate=([\d.e-]+)', stderr)]
+
+
+def test_num_examples_below_the_records_limits_the_epoch_for_real(recs, tmp_path):
+    """128 of 256 records an epoch with a cosine schedule: the rate follows the batches
+    really run, is logged every epoch, and a resumed run ends where a straight one does."""
+    common = ['--num-examples', '128', '--lr-scheduler', 'cosine', '--num-epochs', '4']
+    straight = run_script(*train(recs, tmp_path / 'a', *common))
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    assert 'each epoch trains on 128 of the 256 records' in straight.stderr
+    # 4 batches of 32 an epoch: the rate at each epoch's first update.
+    want = [0.05 * 0.5 * (1 + np.cos(np.pi * e / 4)) for e in range(4)]
+    np.testing.assert_allclose(_lr_lines(straight.stderr), want, rtol=1e-5)
+    assert len(re.findall(r'Epoch\[0\] Batch|Epoch\[0\] Train-accuracy', straight.stderr)) >= 1
+    for name in ('symbol.json', '0002.params', '0002.states'):
+        shutil.copy(tmp_path / ('a-' + name), tmp_path / ('b-' + name))
+    resumed = run_script(*train(recs, tmp_path / 'b', *common, '--resume'))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    np.testing.assert_allclose(_lr_lines(resumed.stderr), want[2:], rtol=1e-5)
+    a, b = _params(tmp_path / 'a-0004.params'), _params(tmp_path / 'b-0004.params')
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def _alive(pids):
+    out = []
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                if f.read().rsplit(')', 1)[1].split()[0] != 'Z':
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+# (what is done to the running job, what the launcher's last line must name, its status)
+DISTRIBUTED_FAILURES = [
+    ('scheduler', signal.SIGKILL, 'scheduler 0 of the job exited with an error', 1),
+    ('worker', signal.SIGTERM, 'of the job exited with an error', 1),
+    ('server', signal.SIGKILL, 'server', 1),
+    ('job', signal.SIGINT, 'interrupted by signal 2', 130),
+]
+
+
+@pytest.mark.parametrize('role,sig,needle,status', DISTRIBUTED_FAILURES,
+                         ids=['%s-%s' % (r[0], r[1].name) for r in DISTRIBUTED_FAILURES])
+def test_a_dead_role_ends_the_whole_distributed_job(recs, tmp_path, role, sig, needle, status):
+    """tools/launch.py --launcher local exits non-zero within seconds whenever a role
+    dies or the job is interrupted (Ctrl-C reaches every process of the job), and no
+    process of the job outlives it."""
+    import threading
+    import launch
+    from test_training import _role_pids
+    cmd = [sys.executable, 'tools/launch.py', '-n', '2', '-s', '1', '--launcher', 'local',
+           sys.executable] + [str(a) for a in train(
+               recs, tmp_path / 'd', '--kv-store', 'dist_sync', '--num-epochs', '50',
+               '--batch-size', '16', '--disp-batches', '1', '--dist-timeout', '300')]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.time() + 120
+        while not any('Epoch[0] Batch' in l for l in lines):
+            assert proc.poll() is None, ''.join(lines)[-2000:]
+            assert time.time() < deadline, 'the job did not start'
+            time.sleep(0.2)
+        job = launch._descendants(proc.pid)
+        tic = time.time()
+        if role == 'job':
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(_role_pids(proc.pid, role)[0], sig)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        err = ''.join(lines)
+        assert time.time() - tic < 30
+        assert proc.returncode == status, err[-2000:]
+        assert 'Traceback' not in err, err[-3000:]
+        said = [l for l in err.splitlines() if 'stopping every process of the job' in l]
+        assert len(said) == 1 and said[0].startswith('error: ') and needle in said[0], err[-2000:]
+        time.sleep(0.5)
+        assert _alive(job) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(timeout=10)
+        proc.stderr.close()

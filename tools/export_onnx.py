@@ -12,9 +12,13 @@ explicit channel and spatial sizes (batch left free) and ends in a plain softmax
 ``fc``: the same function on the same parameters. The output is the class probabilities;
 the batch dimension is dynamic. Unless --no-check, onnxruntime runs the file on random
 inputs and its probabilities must match MXNet's within --tolerance with the same top-1.
+INT8 checkpoints (tools/quantize.py: oneDNN fused and quantized ops) cannot be exported:
+export the FP32 checkpoint they were made from. An op the exporter cannot convert is
+named before anything is written.
 """
 import json
 import logging
+import os
 
 import _path  # noqa: F401
 from common import runtime
@@ -59,26 +63,94 @@ def onnx_probabilities(path, x):
     import onnxruntime
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: not its notes on unused initializers
-    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    try:
+        session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    except Exception as err:  # noqa: BLE001 (onnxruntime's own exception types)
+        raise UserError('onnxruntime cannot load the exported %s (%s); please report it'
+                        % (path, ' '.join(str(err).split())[:200]))
     name = session.get_inputs()[0].name
     return session.run(None, {name: x})[0]
 
 
-def export(sym, arg, aux, image_shape, out_path):
-    """Write ``out_path`` (atomically); returns the exportable symbol."""
+# Ops of an INT8 checkpoint made by tools/quantize.py (oneDNN subgraphs and quantization).
+INT8_OP_MARKERS = ('_sg_mkldnn_', '_sg_onednn_', 'quantize')
+
+
+def graph_ops(sym):
+    """[(op, node name)] of the graph's operator nodes, in order."""
+    return [(n['op'], n['name']) for n in json.loads(sym.tojson())['nodes'] if n['op'] != 'null']
+
+
+def check_not_int8(sym, source):
+    """An INT8 checkpoint (its oneDNN and quantization ops have no ONNX conversion) is a
+    UserError saying what to export instead."""
+    int8 = sorted({op for op, _ in graph_ops(sym) if any(m in op for m in INT8_OP_MARKERS)})
+    if int8:
+        raise UserError('%s is an INT8 checkpoint (ops %s, made by tools/quantize.py): INT8 '
+                        'checkpoints cannot be exported to ONNX; export the FP32 checkpoint it '
+                        'was made from instead' % (source, ', '.join(int8[:4])))
+
+
+def check_convertible(sym, supported):
+    """An op the exporter has no conversion for is a UserError naming it and its node."""
+    missing = [(op, name) for op, name in graph_ops(sym) if op not in supported]
+    if missing:
+        op, name = missing[0]
+        more = ', and %d more nodes' % (len(missing) - 1) if len(missing) > 1 else ''
+        raise UserError("MXNet's ONNX exporter cannot convert op %s (node %s%s); nothing "
+                        "written" % (op, name, more))
+
+
+class _LastNode(logging.Filter):
+    """Remembers the exporter's verbose "Converting idx: N, op: OP, name: NAME" lines, to
+    name the node a conversion failed on, and hides them and its other verbose line."""
+    def __init__(self):
+        super(_LastNode, self).__init__()
+        self.node = None
+
+    def filter(self, record):
+        message = record.getMessage()
+        if message.startswith('Converting idx:'):
+            fields = dict(f.split(': ', 1) for f in message.split(', ') if ': ' in f)
+            self.node = 'op %s (node %s)' % (fields.get('op'), fields.get('name'))
+            return False
+        return not message.startswith('Output node is:')
+
+
+def export(sym, arg, aux, image_shape, out_path, source='the checkpoint'):
+    """Write ``out_path`` (atomically); returns the exportable symbol. ``source`` names
+    the checkpoint in errors."""
     try:
         from mxnet import onnx as mx_onnx
         import onnx  # noqa: F401
     except ImportError as err:
         raise UserError('ONNX export needs onnx and onnxruntime: pip install -r '
                         'requirements-deploy.txt (%s)' % err)
+    check_not_int8(sym, source)
     fixed = exportable_symbol(sym, image_shape)
+    check_convertible(fixed, set(mx_onnx.get_operator_support()))
     params = {k: v for k, v in list(arg.items()) + list(aux.items())
               if k in fixed.list_arguments() + fixed.list_auxiliary_states()}
-    with atomic_path(out_path, keep_extension=True) as tmp:
-        mx_onnx.export_model(fixed, params, in_shapes=[(1,) + tuple(image_shape)],
-                             in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
-                             dynamic_input_shapes=[(None,) + tuple(image_shape)])
+    folder = os.path.dirname(out_path)
+    if folder and os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError('-o %s: %s is a file, not a folder' % (out_path, folder))
+    last = _LastNode()
+    root = logging.getLogger()
+    root.addFilter(last)
+    try:
+        with atomic_path(out_path, keep_extension=True) as tmp:
+            mx_onnx.export_model(fixed, params, in_shapes=[(1,) + tuple(image_shape)],
+                                 in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
+                                 dynamic_input_shapes=[(None,) + tuple(image_shape)],
+                                 verbose=True)
+    except OSError as err:  # a full disk, a read-only folder: name the file asked for
+        raise OSError(err.errno, err.strerror or str(err), out_path) from err
+    except Exception as err:  # noqa: BLE001 (the exporter raises anything; name where)
+        detail = ' '.join(str(err).split())[:200] or err.__class__.__name__
+        raise UserError("MXNet's ONNX exporter cannot convert %s: %s; nothing written to %s"
+                        % (last.node or 'the graph', detail, out_path))
+    finally:
+        root.removeFilter(last)
     return fixed
 
 
@@ -107,10 +179,14 @@ def main():
     parser.add_argument('--check-batch', type=int, default=4)
     parser.add_argument('--tolerance', type=float, default=1e-4)
     args = parser.parse_args()
+    if args.check_batch < 1:
+        parser.error('--check-batch must be at least 1, not %d' % args.check_batch)
+    if not args.tolerance >= 0:
+        parser.error('--tolerance must be at least 0, not %g' % args.tolerance)
     setup_logging()
     shape = parse_image_shape_flag(args.image_shape)
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
-    fixed = export(sym, arg, aux, shape, args.output)
+    fixed = export(sym, arg, aux, shape, args.output, params_path)
     logging.info('exported %s to %s', params_path, args.output)
     if not args.no_check:
         check(fixed, arg, aux, args.output, shape, args.check_batch, args.tolerance)

@@ -11,13 +11,18 @@
 Same flags, .lst format (index, label(s), relative path, tab-separated) and record layout
 as the im2rec.py in the mxnet wheel, so commands from MXNet's documentation work. On top:
 decoding and encoding run in a pool of threads (OpenCV releases the GIL) feeding an
-ordered writer; progress with rate and ETA; unreadable images are skipped, counted and
-listed (--strict makes them an error); outputs are written under temporary names and
-renamed when complete; --verify checks a packed file.
+ordered writer; progress with rate and ETA; unreadable images (empty, not decodable,
+over --max-image-pixels before or after --resize, measured from the file's header before
+decoding) are skipped, counted and listed (--strict makes them an error); outputs are
+written under temporary names and renamed when complete; --verify checks a packed file
+the way training will read it. List mode refuses a symbolic link loop in the image tree
+and file names a .lst cannot hold (a tab or line break, a leading or trailing space).
 """
 import collections
 import concurrent.futures
+import contextlib
 import glob
+import io
 import logging
 import os
 import random
@@ -32,9 +37,59 @@ from common.recfile import AtomicRecordWriter
 
 import cv2
 import numpy as np
+import PIL.Image
 
 # MXNet's list mode shuffles with this seed; the same folder gives the same .lst.
 LIST_SEED = 100
+
+# Largest image decoded, and largest image made by --resize, by default: 64 megapixels
+# (192 MB as 8-bit RGB, per thread).
+MAX_IMAGE_PIXELS = 64 * 1000 * 1000
+
+# What MXNet's image decoder (its own OpenCV 3.4, not the cv2 module) reads, by the first
+# bytes of the file; it fails on WebP, GIF, PPM/PGM, HDR, PFM and Sun raster that cv2
+# decodes (tested).
+MXNET_FORMATS = ((b'\xff\xd8\xff', 'JPEG'), (b'\x89PNG\r\n\x1a\n', 'PNG'), (b'BM', 'BMP'),
+                 (b'II*\x00', 'TIFF'), (b'MM\x00*', 'TIFF'))
+
+
+def _within(path, folder):
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _walk(root):
+    """os.walk following symbolic links, refusing a link to a folder that holds the folder
+    it sits in (a loop, which would list the tree again and again) and any folder it cannot
+    read. Links to other folders are followed."""
+    def fail(err):
+        raise err
+    chains = {root: (os.path.realpath(root),)}  # real paths from root down to the folder
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=fail):
+        chain = chains.pop(folder)
+        for name in dirs:
+            path = os.path.join(folder, name)
+            target = os.path.realpath(path)
+            if any(_within(above, target) for above in chain):
+                raise UserError('%s is a symbolic link to %s, which holds it: a loop; remove the '
+                                'link or move it out of %s' % (path, target, root))
+            chains[path] = chain + (target,)
+        dirs.sort()
+        yield folder, sorted(files)
+
+
+def check_list_name(root, rel):
+    """A relative path that a .lst line cannot hold so that it reads back is a UserError."""
+    if '\t' in rel or '\n' in rel or '\r' in rel:
+        why = 'holds a tab or a line break, which cannot be written in a .lst line'
+    elif rel != rel.strip():
+        why = 'starts or ends with a space, which .lst readers (this tool and MXNet) strip'
+    else:
+        try:
+            rel.encode('utf-8')
+            return
+        except UnicodeEncodeError:
+            why = 'is not valid UTF-8'
+    raise UserError('%r in %s %s; rename it' % (rel, root, why))
 
 
 def list_images(root, recursive, exts):
@@ -43,9 +98,8 @@ def list_images(root, recursive, exts):
     exts = {e.lower() for e in exts}
     items, classes = [], collections.OrderedDict()
     if recursive:
-        for folder, dirs, files in os.walk(root, followlinks=True):
-            dirs.sort()
-            for name in sorted(files):
+        for folder, files in _walk(root):
+            for name in files:
                 path = os.path.join(folder, name)
                 if os.path.splitext(name)[1].lower() in exts and os.path.isfile(path):
                     label = classes.setdefault(folder, len(classes))
@@ -55,13 +109,27 @@ def list_images(root, recursive, exts):
             path = os.path.join(root, name)
             if os.path.splitext(name)[1].lower() in exts and os.path.isfile(path):
                 items.append((len(items), os.path.relpath(path, root), 0))
+    for _, rel, _ in items:
+        check_list_name(root, rel)
     return items, classes
 
 
+@contextlib.contextmanager
+def naming(path):
+    """An OSError while writing ``path`` (under its temporary name) names ``path``."""
+    try:
+        yield
+    except OSError as err:
+        raise OSError(err.errno, err.strerror or str(err), path) from err
+
+
+def write_text(path, lines):
+    with naming(path), atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        f.writelines(lines)
+
+
 def write_list(path, items):
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        for index, rel, label in items:
-            f.write('%d\t%f\t%s\n' % (index, label, rel))
+    write_text(path, ['%d\t%f\t%s\n' % (index, label, rel) for index, rel, label in items])
 
 
 def make_lists(args):
@@ -76,13 +144,15 @@ def make_lists(args):
     items, classes = list_images(args.root, args.recursive, args.exts)
     if not items:
         raise UserError('no images with extensions %s under %s' % (' '.join(args.exts), args.root))
-    if os.path.dirname(args.prefix):
-        os.makedirs(os.path.dirname(args.prefix), exist_ok=True)
+    folder = os.path.dirname(args.prefix)
+    if folder:
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UserError('%s is a file, not a folder: choose another PREFIX' % folder)
+        os.makedirs(folder, exist_ok=True)
     if args.recursive:
         lines = ['%s\t%d' % (os.path.relpath(folder, args.root), label)
                  for folder, label in classes.items()]
-        with atomic_path(args.prefix + '_classes.txt') as tmp, open(tmp, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
+        write_text(args.prefix + '_classes.txt', [line + '\n' for line in lines])
         logging.info('%d classes (saved to %s_classes.txt):\n%s', len(classes), args.prefix,
                      '\n'.join(lines))
     if args.shuffle:
@@ -108,10 +178,20 @@ def make_lists(args):
     logging.info('wrote %s', ', '.join(written))
 
 
+def _numbered_lines(path, f):
+    """(number, text) of the lines of a .lst opened in binary, decoded as UTF-8."""
+    for number, line in enumerate(f, 1):
+        try:
+            yield number, line.decode('utf-8')
+        except UnicodeDecodeError:
+            raise UserError('%s line %d is not UTF-8 text; write the .lst in UTF-8 (--list '
+                            'does)' % (path, number))
+
+
 def read_list(path):
     """Yield (index, relative path, [labels]) of a .lst, with a clear error for bad lines."""
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
+    with open(path, 'rb') as f:
+        for number, line in _numbered_lines(path, f):
             fields = [s.strip() for s in line.rstrip('\n').split('\t')]
             if not line.strip():
                 continue
@@ -124,9 +204,56 @@ def read_list(path):
                                 % (path, number, line.strip()[:80]))
 
 
+def mxnet_format(raw):
+    """The name of the format of encoded image bytes if MXNet's decoder reads it, else None."""
+    for magic, name in MXNET_FORMATS:
+        if raw.startswith(magic):
+            return name
+    return None
+
+
+def header_size(raw):
+    """(width, height) read from the image header without decoding, or None when Pillow
+    does not know the format."""
+    try:
+        with PIL.Image.open(io.BytesIO(raw)) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 (any format or parse failure: decode instead)
+        return None
+
+
+def output_size(args, width, height):
+    """(width, height) of an image of this size after --center-crop and --resize."""
+    if args.center_crop:
+        width = height = min(width, height)
+    if args.resize:
+        if height > width:
+            return args.resize, height * args.resize // width
+        return width * args.resize // height, args.resize
+    return width, height
+
+
+def too_large(args, width, height):
+    """Why an image of this size is over --max-image-pixels, decoded or resized, or None."""
+    cap = args.max_image_pixels
+    if width * height > cap:
+        return '%d x %d pixels, over --max-image-pixels %d' % (width, height, cap)
+    out_w, out_h = output_size(args, width, height)
+    if out_w * out_h > cap:
+        return ('%d x %d pixels after --resize %d (from %d x %d), over --max-image-pixels %d'
+                % (out_w, out_h, args.resize, width, height, cap))
+    return None
+
+
+def _last_line(err):
+    return [l for l in str(err).splitlines() if l.strip()][-1].strip()[:120]
+
+
 def encode_image(args, root, item):
     """(index, packed record, None), or (index, None, reason) when the image cannot be
-    read, decoded or encoded, for one .lst entry."""
+    read, decoded or encoded, or is over --max-image-pixels, for one .lst entry. The size
+    is read from the header before decoding (Pillow); formats Pillow does not know are
+    decoded first and measured then, before --resize."""
     index, rel, labels = item
     label = labels if args.pack_label else labels[0]
     path = os.path.join(root, rel)
@@ -135,26 +262,47 @@ def encode_image(args, root, item):
             raw = f.read()
     except OSError as err:
         return index, None, '%s: %s' % (rel, err.strerror or err)
+    if not raw:
+        return index, None, '%s: empty file' % rel
+    size = header_size(raw)
     if args.pass_through:
+        # Stored as it is: training decodes it, so the decoded size is what counts.
+        if size is not None and size[0] * size[1] > args.max_image_pixels:
+            return index, None, '%s: %d x %d pixels, over --max-image-pixels %d' % (
+                rel, size[0], size[1], args.max_image_pixels)
+        if mxnet_format(raw) is None:
+            return index, None, ("%s: not JPEG, PNG, BMP or TIFF, which MXNet's decoder cannot "
+                                 "read; pack it without --pass-through" % rel)
         return index, recordio.pack_image_record(label, index, raw), None
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), args.color)
+    problem = size and too_large(args, *size)
+    if problem:
+        return index, None, '%s: %s' % (rel, problem)
+    try:
+        img = cv2.imdecode(np.frombuffer(raw, np.uint8), args.color)
+    except cv2.error:
+        img = None
     if img is None:
         return index, None, '%s: not a decodable image' % rel
+    problem = too_large(args, img.shape[1], img.shape[0])
+    if problem:
+        return index, None, '%s: %s' % (rel, problem)
     if args.center_crop and img.shape[0] != img.shape[1]:
         side = min(img.shape[:2])
         top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
         img = img[top:top + side, left:left + side]
-    if args.resize:
-        h, w = img.shape[:2]
-        size = (args.resize, h * args.resize // w) if h > w else (w * args.resize // h, args.resize)
-        img = cv2.resize(img, size)
     if args.encoding == '.jpg':
         params = [cv2.IMWRITE_JPEG_QUALITY, args.quality]
     else:
         params = [cv2.IMWRITE_PNG_COMPRESSION, args.quality]
-    ok, buf = cv2.imencode(args.encoding, img, params)
+    try:
+        if args.resize:
+            img = cv2.resize(img, output_size(args, img.shape[1], img.shape[0]))
+        ok, buf = cv2.imencode(args.encoding, img, params)
+    except cv2.error as err:
+        return index, None, '%s: could not be encoded as %s (%s)' % (rel, args.encoding,
+                                                                    _last_line(err))
     if not ok:
-        return index, None, '%s: could not be encoded' % rel
+        return index, None, '%s: could not be encoded as %s' % (rel, args.encoding)
     return index, recordio.pack_image_record(label, index, buf.tobytes()), None
 
 
@@ -203,6 +351,9 @@ def pack_list(args, lst_path, root):
             else:
                 writer.write_packed(index, record)
             progress.update()
+        if not writer.count:
+            raise UserError('none of the %d images of %s could be packed (%s); nothing written'
+                            % (len(items), lst_path, '; '.join(skipped[:3])))
     seconds = time.time() - start
     size = os.path.getsize(writer.rec)
     logging.info('%s: %d records, %.1f MB, %.1f images/s, %d skipped%s', writer.rec,
@@ -227,8 +378,36 @@ def list_files_to_pack(prefix):
     return found
 
 
-def verify(prefix):
-    """Check every record decodes and the .idx matches the .rec; log counts per label."""
+def check_record(record):
+    """(labels as a float32 array, id, problem or None) of one record's data, checked as
+    training reads it: the header, the image format and its decoding."""
+    if record is None:
+        return None, None, None
+    if len(record) < recordio.IR_HEADER.size:
+        return None, None, 'is too short for an image header'
+    flag = recordio.IR_HEADER.unpack_from(record)[0]
+    if len(record) < recordio.IR_HEADER.size + 4 * flag:
+        return None, None, 'has a header announcing %d labels it does not hold' % flag
+    label, index, _, payload = recordio.unpack_image_record(record)
+    labels = np.atleast_1d(np.asarray(label, dtype=np.float32))
+    if not payload:
+        return labels, index, 'holds an empty image'
+    if mxnet_format(payload) is None:
+        return labels, index, ("is not JPEG, PNG, BMP or TIFF, which MXNet's decoder cannot read; "
+                               "repack without --pass-through")
+    try:
+        decoded = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        decoded = None
+    if decoded is None:
+        return labels, index, 'does not decode'
+    return labels, index, None
+
+
+def verify(prefix, multi_label=False):
+    """Check every record decodes the way training reads it (its format, one label unless
+    ``multi_label``, the same label count in every record) and the .idx matches the .rec;
+    log counts per (first) label."""
     rec, idx = prefix + '.rec', prefix + '.idx'
     for path in (rec, idx):
         if not os.path.isfile(path):
@@ -244,24 +423,42 @@ def verify(prefix):
     if len(entries) != starts:
         raise UserError('%s lists %d records but %s holds %d; repack both together'
                         % (idx, len(entries), rec, starts))
-    problems, counts = [], collections.Counter()
+    problems, found, counts, widths = [], 0, collections.Counter(), collections.Counter()
+    several, first_several = 0, None  # records with more than one label; (number, count)
     with open(rec, 'rb') as f:
         for n, (key, offset) in enumerate(entries):
             record = recordio.read_record_at(f, offset)
+            labels, index, problem = check_record(record)
             if record is None:
-                problems.append('.idx key %d: offset %d is not the start of a record' % (key, offset))
-                continue
-            label, index, _, payload = recordio.unpack_image_record(record)
-            if index != key:
-                problems.append('.idx key %d points at record id %d' % (key, index))
-            if cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED) is None:
-                problems.append('record %d (id %d) does not decode' % (n, index))
-            counts[float(label if np.isscalar(label) else label[0])] += 1
+                problem = '(.idx key %d): offset %d is not the start of a record' % (key, offset)
+            elif problem is None and index != key:
+                problem = 'is id %d but its .idx key is %d' % (index, key)
+            if problem:
+                found += 1
+                if len(problems) < 10:
+                    problems.append('record %d %s' % (n, problem))
+            if labels is not None:
+                counts[float(labels[0])] += 1
+                widths[len(labels)] += 1
+                if len(labels) > 1:
+                    several += 1
+                    first_several = first_several or (n, len(labels))
+    if several and not multi_label:
+        found += several
+        problems.insert(0, 'record %d has %d labels: pack without --pack-label for single-label '
+                        'training, or verify with --multi-label if several labels are expected '
+                        '(%d such records)' % (first_several + (several,)))
+    elif multi_label and len(widths) > 1:
+        found += 1
+        problems.insert(0, 'records hold different numbers of labels (%s), but an iterator takes '
+                        'one label width: repack' % ', '.join(
+                            '%d with %d' % (v, k) for k, v in sorted(widths.items())))
     per_label = ', '.join('%g: %d' % (k, v) for k, v in sorted(counts.items()))
     logging.info('%s: %d records, %d labels; per label %s', rec, len(entries), len(counts), per_label)
     if problems:
-        raise UserError('%s: %d problem(s): %s' % (rec, len(problems), '; '.join(problems[:10])))
-    logging.info('%s: OK', rec)
+        raise UserError('%s: %d problem(s): %s' % (rec, found, '; '.join(problems[:10])))
+    logging.info('%s: OK%s', rec, ' (%d labels per record)' % max(widths) if multi_label and widths
+                 else '')
     return counts
 
 
@@ -270,7 +467,11 @@ def parse_args(argv=None):
     parser.add_argument('prefix', nargs='?', help='prefix of the .lst and .rec files')
     parser.add_argument('root', nargs='?', help='folder holding the images')
     parser.add_argument('--verify', metavar='PREFIX',
-                        help='check PREFIX.rec/.idx instead of packing')
+                        help='check PREFIX.rec/.idx instead of packing: every record decodes '
+                             "with MXNet's decoder and holds one label, the .idx matches")
+    parser.add_argument('--multi-label', action='store_true',
+                        help='with --verify: records with several labels (--pack-label) are '
+                             'expected')
     lst = parser.add_argument_group('Options for creating image lists')
     lst.add_argument('--list', action='store_true', help='make .lst files instead of packing')
     lst.add_argument('--exts', nargs='+', default=['.jpeg', '.jpg', '.png'],
@@ -298,17 +499,28 @@ def parse_args(argv=None):
                      help='store every label column of the .lst (multi-label)')
     rec.add_argument('--strict', action='store_true',
                      help='fail on an unreadable image instead of skipping it')
+    rec.add_argument('--max-image-pixels', type=int, default=MAX_IMAGE_PIXELS,
+                     help='skip (or with --strict, fail on) an image of more pixels, or one '
+                          '--resize would make larger; the size is read from the file header '
+                          'before decoding, and each thread holds one image of up to this '
+                          'many pixels x 3 bytes')
     args = parser.parse_args(argv)
     if not args.verify and (args.prefix is None or args.root is None):
         parser.error('give PREFIX ROOT, or --verify PREFIX')
+    if args.resize < 0:
+        parser.error('--resize must be 0 (off) or a positive size, not %d' % args.resize)
+    if args.max_image_pixels < 1:
+        parser.error('--max-image-pixels must be positive, not %d' % args.max_image_pixels)
     return args
 
 
 def main():
     setup_logging()
     args = parse_args()
+    # Pillow reads headers only here; --max-image-pixels is the limit, not Pillow's own.
+    PIL.Image.MAX_IMAGE_PIXELS = None
     if args.verify:
-        verify(args.verify)
+        verify(args.verify, args.multi_label)
     elif args.list:
         make_lists(args)
     else:

@@ -7,19 +7,30 @@
 
 The wheel's launcher starts the scheduler through dmlc_tracker, whose tracker polls
 ``Thread.isAlive()``, removed in Python 3.9. This wrapper restores that name as an alias
-of ``Thread.is_alive`` and then runs the wheel's own launch.py unchanged, with the same
-arguments.
+of ``Thread.is_alive`` and then runs the wheel's own launch.py, with the same arguments.
 
-With ``--launcher local`` it also supervises the job: when a worker or server exits with
-an error (a crash, or the stall watchdog of common/supervision.py), the launcher stops every
-process of the job and exits non-zero, instead of waiting forever on the scheduler.
+With ``--launcher local`` it also supervises the job, which the wheel's launcher does not
+(it exits 0 when the scheduler dies and leaves the workers and servers running, blocked
+for good): it starts every role itself, each process set to die with the launcher, and
+- when the scheduler, a server or a worker exits with an error or is killed (a crash, a
+  signal, the stall watchdog of common/supervision.py), it stops every process of the job
+  (SIGTERM, then SIGKILL after a grace period) and exits non-zero, naming the role;
+- on SIGINT (Ctrl-C) or SIGTERM it stops the job the same way and exits 128 + signal;
+- when the job ends, it exits 0 only if every role exited 0, and leaves no process behind.
 """
+import ctypes
 import importlib.util
 import os
 import runpy
 import signal
+import subprocess
 import sys
 import threading
+import time
+
+# Seconds between SIGTERM and SIGKILL when the job is stopped.
+GRACE_SECONDS = 5
+PR_SET_PDEATHSIG = 1
 
 
 def wheel_launcher():
@@ -49,34 +60,126 @@ def _descendants(pid):
     return out
 
 
+def _role_process_setup():
+    """In a role's process before it runs: its own process group, so that Ctrl-C at the
+    terminal reaches the launcher alone (which then stops every role in order, instead of
+    each role dying on it where it stands), and killed by the kernel when the launcher's
+    thread that started it ends, so that a launcher killed outright leaves no orphans."""
+    os.setpgid(0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _signal_all(sig):
+    for pid in _descendants(os.getpid()):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+class Job(object):
+    """The roles of a local job: started, watched, and stopped together."""
+
+    def __init__(self):
+        self.stopping = threading.Lock()
+        self.procs = []  # (role, task, Popen)
+        self.lock = threading.Lock()
+
+    def run_role(self, command, env, role, task):
+        """Run one role to its end; an error or a signal stops the whole job."""
+        proc = subprocess.Popen(command, shell=True, executable='/bin/bash', env=env,
+                                preexec_fn=_role_process_setup)
+        with self.lock:
+            self.procs.append((role, task, proc))
+        code = proc.wait()
+        if code != 0:
+            how = 'was killed by signal %d' % -code if code < 0 else 'exit status %d' % code
+            self.stop('%s %s of the job exited with an error; stopping every process of the '
+                      'job (%s)' % (role, task, how), 1)
+
+    def stop(self, message, status):
+        """Once: say why, SIGTERM every process of the job, SIGKILL what is left after
+        GRACE_SECONDS, and exit with ``status``."""
+        if not self.stopping.acquire(blocking=False):
+            while True:  # another thread is stopping the job and will exit
+                time.sleep(1)
+        sys.stderr.write('error: %s\n' % message)
+        sys.stderr.flush()
+        _signal_all(signal.SIGTERM)
+        deadline = time.time() + GRACE_SECONDS
+        while _descendants(os.getpid()) and time.time() < deadline:
+            time.sleep(0.1)
+        _signal_all(signal.SIGKILL)
+        os._exit(status)
+
+    def finish(self):
+        """After the scheduler ended well: wait for every role, then exit 0 only if all
+        exited 0 (a failure stops the job from its own thread)."""
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with self.lock:
+                running = [p for _, _, p in self.procs if p.poll() is None]
+            if not running:
+                break
+            time.sleep(0.2)
+        else:
+            self.stop('the scheduler ended but roles of the job still run; stopping every '
+                      'process of the job', 1)
+        time.sleep(0.5)  # let a role thread that saw a failure report it
+        if self.stopping.acquire(blocking=False):
+            _signal_all(signal.SIGKILL)  # nothing should be left; make sure
+            sys.exit(0)
+        while True:
+            time.sleep(1)
+
+
 def _supervise_local_jobs():
-    from dmlc_tracker import local
-    run_node = local.exec_cmd
+    from dmlc_tracker import local, tracker
+    job = Job()
 
     def exec_cmd(cmd, num_attempt, role, taskid, pass_env):
-        try:
-            run_node(cmd, num_attempt, role, taskid, pass_env)
-        except BaseException:
-            sys.stderr.write('error: %s %d of the job exited with an error; stopping every '
-                             'process of the job\n' % (role, taskid))
-            sys.stderr.flush()
-            for pid in _descendants(os.getpid()):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            os._exit(1)
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in pass_env.items()})
+        env.update(DMLC_TASK_ID=str(taskid), DMLC_ROLE=role, DMLC_JOB_CLUSTER='local')
+        job.run_role(' '.join(cmd), env, role, taskid)
     local.exec_cmd = exec_cmd
+
+    class SchedulerProcess(object):
+        """What the tracker module sees as ``subprocess``: it starts the scheduler with
+        check_call, which here is a watched role like the others."""
+
+        @staticmethod
+        def check_call(command, env=None, shell=True, executable=None):
+            job.run_role(command, env, 'scheduler', 0)
+
+    tracker.subprocess = SchedulerProcess
+
+    def on_signal(signum, frame):
+        job.stop('interrupted by signal %d; stopping every process of the job' % signum,
+                 128 + signum)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    return job
 
 
 def main():
     if not hasattr(threading.Thread, 'isAlive'):
         threading.Thread.isAlive = threading.Thread.is_alive
     path = wheel_launcher()
-    if 'local' in sys.argv:
-        _supervise_local_jobs()
+    job = _supervise_local_jobs() if 'local' in sys.argv else None
     sys.argv[0] = path
-    runpy.run_path(path, run_name='__main__')
+    if job is None:
+        runpy.run_path(path, run_name='__main__')
+        return
+    # The wheel's script installs a SIGINT handler that exits 0; ours stays in force.
+    handler = signal.getsignal(signal.SIGINT)
+    real_signal = signal.signal
+    signal.signal = lambda sig, h: real_signal(sig, handler if sig == signal.SIGINT else h)
+    try:
+        runpy.run_path(path, run_name='__main__')
+    finally:
+        signal.signal = real_signal
+    job.finish()
 
 
 if __name__ == '__main__':

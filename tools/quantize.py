@@ -17,6 +17,8 @@ quantizes well. Calibration reads --num-calib-examples images of --calib-data wi
 validation preprocessing: 'naive' takes min/max of each layer's outputs, 'entropy' picks
 thresholds minimizing the KL divergence. The first convolution and the classifier stay
 in float32 (the usual choice: they hold little of the compute and much of the accuracy).
+The output folder is checked to be writable before the work, and to have room for the
+checkpoint before it is written (common.checkpoint.check_room).
 """
 import logging
 import os
@@ -28,11 +30,30 @@ runtime.configure()  # before mxnet loads
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import checkpoint  # noqa: E402
+from common import checkpoint, recordio  # noqa: E402
 from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging  # noqa: E402
 from common.data import eval_record_iter, parse_floats, parse_image_shape_flag  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 from symbol.inference_form import inference_form  # noqa: E402
+
+
+def calibration_images(path, wanted):
+    """min(wanted, records in ``path``), reading record headers only."""
+    count = 0
+    try:
+        for _ in recordio.scan_headers(path):
+            count += 1
+            if count >= wanted:
+                break
+    except recordio.CorruptRecordError as err:
+        raise UserError('--calib-data %s is corrupt or truncated (%s); repack it with '
+                        'tools/im2rec.py' % (path, err))
+    if count == 0:
+        raise UserError('--calib-data %s holds no records; pack a non-empty dataset' % path)
+    if count < wanted:
+        logging.warning('--calib-data %s holds %d images, fewer than --num-calib-examples %d: '
+                        'calibrating on all of them', path, count, wanted)
+    return count
 
 
 def calibration_iter(args, shape):
@@ -43,6 +64,13 @@ def calibration_iter(args, shape):
     return eval_record_iter('calib-data', args.calib_data, '', shape, args.batch_size,
                             args.resize, mean, std, args.data_nthreads, shuffle=True, seed=0,
                             round_batch=True)
+
+
+def checkpoint_bytes(qsym, qarg, qaux):
+    """The bytes of the INT8 checkpoint: its graph and arrays, 1% + 1 MB to spare."""
+    needed = len(qsym.tojson()) + sum(v.size * np.dtype(v.dtype).itemsize + 256
+                                      for v in list(qarg.values()) + list(qaux.values()))
+    return int(needed * 1.01) + (1 << 20)
 
 
 def quantize(sym, arg, aux, calib, calib_mode, num_examples, keep_graph=False):
@@ -90,16 +118,22 @@ def main():
     parser.add_argument('--benchmark', action='store_true',
                         help='also measure FP32 and INT8 inference images/s (batch 50)')
     args = parser.parse_args()
+    for flag in ('num_calib_examples', 'batch_size', 'data_nthreads'):
+        if getattr(args, flag) < 1:
+            parser.error('--%s must be at least 1, not %d'
+                         % (flag.replace('_', '-'), getattr(args, flag)))
     setup_logging()
     shape = parse_image_shape_flag(args.image_shape)
+    checkpoint.check_room(args.output, 0, '-o')
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     calib = calibration_iter(args, shape)
-    qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, args.num_calib_examples,
+    examples = calibration_images(args.calib_data, args.num_calib_examples)
+    qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, examples,
                                 args.keep_graph)
-    checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux)
+    checkpoint.check_room(args.output, checkpoint_bytes(qsym, qarg, qaux), '-o')
+    checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux, then='run again')
     logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
-                 args.calib_mode, args.num_calib_examples, args.calib_data, params_path,
-                 args.output)
+                 args.calib_mode, examples, args.calib_data, params_path, args.output)
     if args.benchmark:
         fp32 = inference_speed(sym, arg, aux, shape)
         int8 = inference_speed(qsym, qarg, qaux, shape)
