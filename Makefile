@@ -1,6 +1,8 @@
 # make setup   build .venv from the pinned requirements (fast when nothing changed)
 # make test    set up, then run the test suite on the CPU
 # make demo    set up, then train and score IGCV3 on scikit-learn's digits (CPU, ~5 min)
+# make fashion-mnist  install Debian's dataset-fashion-mnist if needed, convert it to
+#                     data/fashion-mnist/{train,val}.rec + .idx and classes.txt
 PYTHON ?= python3
 VENV ?= .venv
 REQUIREMENTS ?= requirements.txt
@@ -9,7 +11,7 @@ EXTRA_REQUIREMENTS ?= requirements-deploy.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo clean-venv
+.PHONY: setup test demo fashion-mnist clean-venv
 
 setup: $(STAMP)
 
@@ -26,6 +28,24 @@ test: setup
 
 demo: setup
 	$(PY) tools/demo.py
+
+# Where Debian's package dataset-fashion-mnist puts the four .gz files, and the output.
+FASHION_MNIST_SRC ?= /usr/share/datasets/fashion-mnist
+FASHION_MNIST_OUT ?= data/fashion-mnist
+FASHION_MNIST_FILES := train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
+# apt-get as root, else through sudo when there is one.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || { command -v sudo >/dev/null && echo sudo; })
+
+# Without apt-get, or when it fails, the converter's one-line error names what is missing
+# and how to fix it.
+fashion-mnist: setup
+	@missing=; for f in $(FASHION_MNIST_FILES); do \
+	  [ -f $(FASHION_MNIST_SRC)/$$f.gz ] || [ -f $(FASHION_MNIST_SRC)/$$f ] || missing=1; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y dataset-fashion-mnist || true; \
+	fi
+	$(PY) tools/mnist_to_rec.py $(FASHION_MNIST_SRC) $(FASHION_MNIST_OUT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,12 +5,13 @@
     python score.py --model igcv3 --data-val data/imagenet/val.rec
     # a checkpoint of yours, epoch 120:
     python score.py --model models/igcv3 --load-epoch 120 --data-val data/imagenet/val.rec
-    # a CIFAR checkpoint: its input size, no resize, the dataset's mean/std
-    python score.py --model models/cifar10-igcv3 --load-epoch 400 --data-val data/cifar10/val.rec \\
-        --image-shape 3,32,32 --resize 0 --rgb-mean 125.307,122.950,113.865 --rgb-std 62.993,62.089,66.705
+    # a CIFAR checkpoint: its input size, resize and mean/std come from its model info
+    python score.py --model models/cifar10-igcv3 --load-epoch 400 --data-val data/cifar10/val.rec
 
-The default protocol is the upstream one for the released model: shorter side resized to
-256, center crop 224, mean subtraction (123.68,116.779,103.939), no std.
+Input shape, resize, mean and std default to the checkpoint's PREFIX-model.json, which
+training writes; a flag given overrides it (with a warning when they differ). The released
+weights have no such file and get the upstream protocol: shorter side resized to 256,
+center crop 224, mean subtraction (123.68,116.779,103.939), no std.
 """
 import json
 import logging
@@ -20,10 +21,9 @@ import sys
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-from common import checkpoint, evaluate  # noqa: E402
+from common import checkpoint, evaluate, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.data import (check_labels, eval_record_iter, parse_floats,  # noqa: E402
-                         parse_image_shape_flag)
+from common.data import check_labels, eval_record_iter  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 from common.progress import Progress  # noqa: E402
 
@@ -38,11 +38,7 @@ def parse_args(argv=None):
     parser.add_argument('--gpus', type=str, default=None,
                         help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
     parser.add_argument('--batch-size', type=int, default=32, help='images per batch')
-    parser.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939')
-    parser.add_argument('--rgb-std', type=str, default='1,1,1')
-    parser.add_argument('--image-shape', type=str, default='3,224,224', help='channels,height,width')
-    parser.add_argument('--resize', type=int, default=256,
-                        help='shorter side resized to this before the center crop (0: as packed)')
+    protocol.add_protocol_args(parser)
     parser.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
     parser.add_argument('--max-num-examples', type=int, default=None,
                         help='score only the first N images')
@@ -56,8 +52,8 @@ def parse_args(argv=None):
 
 def score(args):
     """Score; returns (a dict of the results, the metrics)."""
-    shape = parse_image_shape_flag(args.image_shape)
-    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+    proto = protocol.resolve(args, args.model, args.load_epoch)
+    shape, mean, std = proto.image_shape, proto.mean, proto.std
     if args.batch_size < 1:
         raise UserError('--batch-size must be positive')
     if not os.path.isfile(args.data_val):
@@ -69,11 +65,13 @@ def score(args):
     devices = runtime.get_devices(args.gpus)
     fused = not args.no_fuse
     mod = bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
-    data = eval_record_iter('data-val', args.data_val, '', shape, args.batch_size, args.resize,
+    data = eval_record_iter('data-val', args.data_val, '', shape, args.batch_size, proto.resize,
                             mean, std, args.data_nthreads)
     metrics = evaluate.make_metrics(args.top_k, classes)
-    logging.info('scoring %s on %d images of %s (%s)', params_path, shown, args.data_val,
-                 'fused' if fused else 'not fused')
+    logging.info('scoring %s on %d images of %s (%s; input %s, resize %d, mean %s, std %s: %s)',
+                 params_path, shown, args.data_val, 'fused' if fused else 'not fused',
+                 ','.join(map(str, shape)), proto.resize, ','.join('%g' % v for v in mean),
+                 ','.join('%g' % v for v in std), proto.source)
     count, seconds = evaluate.evaluate(mod, data, metrics, total, args.max_num_examples,
                                        Progress(shown, 'score'))
     result = {'model': params_path, 'data': args.data_val, 'images': count,

@@ -39,6 +39,9 @@ def parse_args(argv=None):
     known, _ = parser.parse_known_args(argv)
     parser.set_defaults(**DATASETS[known.dataset])
     args = data.parse_args(parser, argv)
+    # The dataset's name goes with the checkpoints when its own records are trained on.
+    args.dataset_name = args.dataset if args.data_train == DATASETS[args.dataset]['data_train'] \
+        else None
     if not args.model_prefix:
         args.model_prefix = train.default_prefix(args).replace('models/', 'models/%s-' % args.dataset, 1)
     return args

@@ -27,6 +27,34 @@ MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
 
 
+# The model info file beside PREFIX-symbol.json: how the checkpoint is to be fed.
+MODEL_INFO = 'igcv3-mxnet model info'
+MODEL_INFO_VERSION = 1
+
+
+def model_info_path(prefix):
+    return '%s-model.json' % prefix
+
+
+def read_model_info(prefix):
+    """PREFIX-model.json as a dict (network, network_args, num_classes, image_shape, mean,
+    std, resize, classes, dataset), or None when the checkpoint has none."""
+    path = model_info_path(prefix)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as err:
+        raise UserError('%s is not readable model info (%s); fix or remove it' % (path, reason(err)))
+    if not isinstance(info, dict) or info.get('format') != MODEL_INFO:
+        raise UserError('%s is not a model info file of this project; remove it' % path)
+    if info.get('version', 0) > MODEL_INFO_VERSION:
+        raise UserError('%s has version %s, newer than this code reads (%d); update the code'
+                        % (path, info.get('version'), MODEL_INFO_VERSION))
+    return info
+
+
 def checkpoint_paths(prefix, epoch):
     """(symbol, params, states) paths of epoch ``epoch`` of ``prefix``."""
     return ('%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch),
@@ -65,22 +93,32 @@ def _verify_params(blob):
     return verify
 
 
+def _write_text(path, text):
+    with open(path, 'w') as f:
+        f.write(text + '\n')
+
+
 def _verify_json(path):
     with open(path) as f:
         json.load(f)
 
 
 def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None,
-                    then='resume with --resume'):
+                    then='resume with --resume', info=None):
     """PREFIX-symbol.json, PREFIX-%04d.states (``save_states(path)`` writes it), then
     PREFIX-%04d.params, each written under a temporary name, read back and only then
     renamed. The .params file comes last: its presence marks a complete checkpoint. A
     file that cannot be written or does not read back (a full disk) is a UserError whose
-    advice ends with ``then``; what was published before stays as it was."""
+    advice ends with ``then``; what was published before stays as it was. ``info``, how
+    the model is fed (see read_model_info), goes to PREFIX-model.json first."""
     sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
     blob = {'arg:' + k: v for k, v in arg_params.items()}
     blob.update({'aux:' + k: v for k, v in aux_params.items()})
     steps = [(sym_path, sym.save, _verify_json)]
+    if info is not None:
+        text = json.dumps(dict(info, format=MODEL_INFO, version=MODEL_INFO_VERSION), indent=1,
+                          sort_keys=True)
+        steps.insert(0, (model_info_path(prefix), lambda p: _write_text(p, text), _verify_json))
     if save_states is not None:
         steps.append((states_path, save_states, check_states_file))
     steps.append((params_path, lambda p: mx.nd.save(p, blob), _verify_params(blob)))
@@ -89,7 +127,7 @@ def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None
         try:
             _publish(path, write, verify)
         except (OSError, ValueError, UserError, mx.base.MXNetError) as err:
-            for done in published[1:]:  # the symbol file stays: it is every epoch's
+            for done in published[1 + (info is not None):]:  # (every epoch's files stay)
                 os.remove(done)
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
             raise UserError('could not write checkpoint %s (%s; %.1f MB free there); it was '

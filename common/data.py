@@ -43,6 +43,10 @@ def add_data_args(parser):
                       help='validation: shorter side resized to this before the center crop '
                            '(0 keeps the packed size)')
     data.add_argument('--num-classes', type=int, help='number of classes')
+    data.add_argument('--class-names', type=str, default='',
+                      help="class names, one per line in label order (or im2rec's "
+                           "PREFIX_classes.txt); default: classes.txt or NAME_classes.txt beside "
+                           "--data-train, if there; saved with the checkpoints")
     data.add_argument('--num-examples', type=int,
                       help='training examples an epoch: default every record of --data-train; '
                            'fewer trains each epoch on that many of them (shuffled anew)')
@@ -106,6 +110,46 @@ def parse_args(parser, argv=None):
     if level:
         set_data_aug_level(parser, level)
     return parser.parse_args(argv)
+
+
+def read_class_names(path, num_classes=None):
+    """Class names in label order from a file of one name per line, or of ``name<TAB>label``
+    lines (tools/im2rec.py's PREFIX_classes.txt); checked against ``num_classes``."""
+    try:
+        with open(path) as f:
+            lines = [line.rstrip('\n') for line in f if line.strip()]
+    except OSError as err:
+        raise UserError('class names %s: %s' % (path, err.strerror or err))
+    names = lines
+    if lines and all('\t' in line for line in lines):
+        try:
+            labelled = sorted((int(float(line.rsplit('\t', 1)[1])), line.rsplit('\t', 1)[0])
+                              for line in lines)
+        except ValueError:
+            labelled = None
+        if labelled is not None:
+            if [label for label, _ in labelled] != list(range(len(labelled))):
+                raise UserError('class names %s: the labels are not 0..%d, one each'
+                                % (path, len(labelled) - 1))
+            names = [name for _, name in labelled]
+    if num_classes is not None and len(names) != num_classes:
+        raise UserError('class names %s hold %d names for %d classes' % (path, len(names),
+                                                                         num_classes))
+    return names
+
+
+def find_class_names(rec_path):
+    """The class-name file beside a .rec, if any: classes.txt, or NAME_classes.txt for
+    NAME.rec, NAME_train.rec or NAME_val.rec (tools/im2rec.py --list writes it)."""
+    folder, base = os.path.split(os.path.splitext(rec_path)[0])
+    for suffix in ('_train', '_val', '_test'):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    for name in ('classes.txt', base + '_classes.txt'):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def parse_floats(text, name, count=3):

@@ -24,7 +24,7 @@ from .errors import Interrupted, UserError, reason
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
-from .train import parse_step_epochs, validate_args
+from .train import model_info, parse_step_epochs, validate_args
 
 def seed_everything(seed):
     random.seed(seed)
@@ -191,6 +191,7 @@ def fit(args, get_network, data_loader=None):
     sym = get_network(args, form)
     saved_sym = get_network(args, Form.RELEASED)
     save = args.model_prefix and kv.rank == 0
+    info = model_info(args) if save and not args.benchmark else None
     if save:
         lock = checkpoint.lock_prefix(args.model_prefix)  # noqa: F841  (held until exit)
         checkpoint.check_room(args.model_prefix, checkpoint.checkpoint_bytes(
@@ -291,7 +292,7 @@ def fit(args, get_network, data_loader=None):
                     # A partial epoch is saved under its own name, never as a finished one.
                     arg, aux = mod.get_params()
                     interrupted = args.model_prefix + '-interrupted'
-                    checkpoint.save_checkpoint(interrupted, epoch, saved_sym, arg, aux)
+                    checkpoint.save_checkpoint(interrupted, epoch, saved_sym, arg, aux, info=info)
                     saved = 'saved %s' % checkpoint.checkpoint_paths(interrupted, epoch)[1]
                 raise Interrupted('stopped by signal %d in epoch %d (%s); resume from the last '
                                   'complete checkpoint with --resume'
@@ -300,7 +301,8 @@ def fit(args, get_network, data_loader=None):
             if save and (done % args.save_period == 0 or done == args.num_epochs):
                 arg, aux = mod.get_params()
                 checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, arg, aux,
-                                           None if distributed else mod.save_optimizer_states)
+                                           None if distributed else mod.save_optimizer_states,
+                                           info=info)
                 last_saved = done
             if watchdog:
                 watchdog.touch()

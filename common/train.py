@@ -3,6 +3,7 @@ checks of those flags, and the network they ask for. The training loop is common
 import math
 
 import symbol
+from symbol.builder import resolve_layout
 
 from . import data
 from .cli import ArgumentParser
@@ -134,6 +135,24 @@ def network_kwargs(args):
                 image_shape=data.image_shape(args), layout=getattr(args, 'layout', None),
                 width_rule=args.width_rule, dtype=args.dtype,
                 label_smoothing=args.label_smoothing)
+
+
+def model_info(args):
+    """How the model these flags train is fed and named, for PREFIX-model.json
+    (common.checkpoint.read_model_info)."""
+    shape = data.image_shape(args)
+    names_path = args.class_names or (data.find_class_names(args.data_train)
+                                      if args.data_train else None)
+    classes = data.read_class_names(names_path, args.num_classes) if names_path else None
+    return dict(
+        network=args.network.lower(), num_classes=args.num_classes, image_shape=list(shape),
+        network_args=dict(multiplier=args.multiplier, width_rule=args.width_rule,
+                          layout=resolve_layout(getattr(args, 'layout', None), shape),
+                          dtype=args.dtype),
+        mean=data.parse_floats(args.rgb_mean, 'rgb-mean'),
+        std=data.parse_floats(args.rgb_std, 'rgb-std'), resize=args.val_resize,
+        classes=classes, dataset=getattr(args, 'dataset_name', None),
+        data_train=args.data_train)
 
 
 def get_network(args, form):

@@ -35,6 +35,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp('trained')
     make_rec(folder / 'train', 512, 4, size=16, seed=0)
     make_rec(folder / 'val', 100, 4, size=16, seed=5)  # 100: not a multiple of the batch
+    (folder / 'classes.txt').write_text('red\ngreen\nblue\nyellow\n')  # found beside train.rec
     proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--data-train', folder / 'train.rec',
                       '--data-val', folder / 'val.rec', '--num-classes', '4', '--num-examples', '512',
                       '--batch-size', '32', '--num-epochs', '2', '--lr', '0.05', '--lr-step-epochs=',

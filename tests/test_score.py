@@ -111,3 +111,37 @@ def test_checkpoint_of_another_network_lists_the_differences(trained, tmp_path):
     proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '7',
                       '--data-val', folder / 'val.rec', *NORM)
     assert_one_line_error(proc, 'm-0007.params: no such checkpoint')
+
+
+def test_tools_default_to_the_model_info_training_wrote(trained, tmp_path):
+    """score.py with no preprocessing flag reproduces training's validation accuracy, from
+    PREFIX-model.json; predict.py names the classes found beside the training data."""
+    folder, reported = trained
+    info = json.loads((folder / 'm-model.json').read_text())
+    assert info['image_shape'] == [3, 16, 16] and info['resize'] == 0
+    assert info['mean'] == [128, 128, 128] and info['std'] == [64, 64, 64]
+    assert info['classes'] == ['red', 'green', 'blue', 'yellow']
+    assert info['network'] == 'igcv3_0.5x' and info['network_args']['layout'] == 'cifar'
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--json')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)['accuracy'] == pytest.approx(reported, abs=1e-6)
+    assert 'm-model.json' in proc.stderr and 'differs' not in proc.stderr
+    # An explicit flag wins, and a contradiction is said.
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--rgb-std', '1,1,1', '--json')
+    assert proc.returncode == 0 and '--rgb-std 1,1,1 differs' in proc.stderr
+    assert json.loads(proc.stdout)['accuracy'] != reported or reported in (0.0, 1.0)
+    # A CIFAR-layout model at 224 is refused unless asked.
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--image-shape', '3,224,224')
+    assert_one_line_error(proc, 'imagenet layout', 'cifar layout', '--any-shape')
+    import cv2
+    from datasets import class_image
+    cv2.imwrite(str(tmp_path / 'c.png'), class_image(2, 16, np.random.RandomState(3)))
+    proc = run_script('tools/predict.py', tmp_path / 'c.png', '--model', folder / 'm',
+                      '--load-epoch', '2', '--json', '--gpus=')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    top = json.loads(proc.stdout)['top']
+    assert [t['name'] for t in top] == [['red', 'green', 'blue', 'yellow'][t['label']]
+                                        for t in top]

@@ -2,8 +2,9 @@
 """Export a checkpoint to ONNX and check it with onnxruntime.
 
     python tools/export_onnx.py --model igcv3 -o igcv3.onnx                     # released weights
-    python tools/export_onnx.py --model models/cifar10-igcv3 --load-epoch 400 \\
-        --image-shape 3,32,32 -o igcv3-cifar.onnx
+    python tools/export_onnx.py --model models/cifar10-igcv3 --load-epoch 400 -o igcv3-cifar.onnx
+
+The input shape defaults to the checkpoint's model info (PREFIX-model.json, see score.py).
 
 MXNet 1.9's exporter (mx.onnx, which needs onnx <= 1.18: requirements-deploy.txt) rejects
 the special reshape codes (-2, -3, -4) of the channel permutation and a SoftmaxOutput
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 from common import checkpoint  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.data import parse_image_shape_flag  # noqa: E402
+from common import protocol  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 
 
@@ -173,7 +174,7 @@ def main():
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)
-    parser.add_argument('--image-shape', default='3,224,224', help='channels,height,width')
+    protocol.add_protocol_args(parser, resize=False, normalize=False)
     parser.add_argument('-o', '--output', required=True, help='ONNX file to write')
     parser.add_argument('--no-check', action='store_true', help='skip the onnxruntime check')
     parser.add_argument('--check-batch', type=int, default=4)
@@ -184,7 +185,7 @@ def main():
     if not args.tolerance >= 0:
         parser.error('--tolerance must be at least 0, not %g' % args.tolerance)
     setup_logging()
-    shape = parse_image_shape_flag(args.image_shape)
+    shape = protocol.resolve(args, args.model, args.load_epoch).image_shape
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     fixed = export(sym, arg, aux, shape, args.output, params_path)
     logging.info('exported %s to %s', params_path, args.output)

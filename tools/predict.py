@@ -2,11 +2,12 @@
 """Top-5 classes of images, with the same preprocessing as score.py.
 
     python tools/predict.py cat.jpg dog.jpg --model igcv3 --synset synset.txt
-    python tools/predict.py digit.png --model models/digits-igcv3 --load-epoch 30 \\
-        --image-shape 3,32,32 --resize 0 --rgb-mean 0,0,0 --rgb-std 255,255,255
+    python tools/predict.py digit.png --model models/digits-igcv3 --load-epoch 10
 
---synset names the classes, one per line in label order (ImageNet's synset.txt: "n01440764
-tench, Tinca tinca"); without it the labels are printed as numbers.
+Input shape, resize, mean, std and class names default to the checkpoint's model info
+(PREFIX-model.json, written by training; see score.py). --synset names the classes, one
+per line in label order (ImageNet's synset.txt: "n01440764 tench, Tinca tinca"), or
+tools/im2rec.py's PREFIX_classes.txt; without either the labels are printed as numbers.
 """
 import json
 import os
@@ -20,9 +21,9 @@ import cv2  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import checkpoint  # noqa: E402
+from common import checkpoint, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.data import parse_floats, parse_image_shape_flag  # noqa: E402
+from common.data import read_class_names  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
 
 
@@ -32,42 +33,38 @@ def parse_args(argv=None):
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)
     parser.add_argument('--synset', type=str, default='', help='class names, one per line')
-    parser.add_argument('--gpus', type=str, default='', help="GPU list; '' for the CPU")
-    parser.add_argument('--image-shape', type=str, default='3,224,224')
-    parser.add_argument('--resize', type=int, default=256, help='shorter side before the center crop')
-    parser.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939')
-    parser.add_argument('--rgb-std', type=str, default='1,1,1')
+    parser.add_argument('--gpus', type=str, default=None,
+                        help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
+    protocol.add_protocol_args(parser)
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--json', action='store_true', help='JSON lines on stdout')
     return parser.parse_args(argv)
 
 
-def read_synset(path, classes):
-    if not path:
-        return [str(i) for i in range(classes)]
-    if not os.path.isfile(path):
-        raise UserError('--synset %s: no such file' % path)
-    with open(path) as f:
-        names = [line.strip() for line in f if line.strip()]
-    if len(names) != classes:
-        raise UserError('--synset %s has %d names but the model has %d classes'
-                        % (path, len(names), classes))
-    return names
+def class_names(path, known, classes):
+    """--synset's names, else the model info's, else the label numbers."""
+    if path:
+        if not os.path.isfile(path):
+            raise UserError('--synset %s: no such file' % path)
+        return read_class_names(path, classes)
+    if known and len(known) == classes:
+        return known
+    return [str(i) for i in range(classes)]
 
 
 def main():
     setup_logging()
     args = parse_args()
-    shape = parse_image_shape_flag(args.image_shape)
-    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+    proto = protocol.resolve(args, args.model, args.load_epoch)
+    shape, mean, std = proto.image_shape, proto.mean, proto.std
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
-    names = read_synset(args.synset, checkpoint.num_classes_of(arg))
+    names = class_names(args.synset, proto.classes, checkpoint.num_classes_of(arg))
     mod = bind_for_inference(sym, arg, aux, 1, shape, runtime.get_devices(args.gpus))
     for path in args.images:
         bgr = cv2.imread(path, cv2.IMREAD_COLOR)
         if bgr is None:
             raise UserError('%s: missing or not an image' % path)
-        x = preprocess(bgr, shape, args.resize, mean, std)
+        x = preprocess(bgr, shape, proto.resize, mean, std)
         mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)]), is_train=False)
         probs = mod.get_outputs()[0].asnumpy()[0]
         top = np.argsort(-probs)[:args.top_k]

@@ -2,12 +2,12 @@
 """INT8 quantization of a checkpoint with MXNet's oneDNN backend and calibration.
 
     python tools/quantize.py --model models/digits-igcv3 --load-epoch 10 \\
-        --calib-data data/digits/digits_train.rec --image-shape 3,32,32 --resize 0 \\
-        --rgb-mean ... --rgb-std ... -o models/digits-igcv3-int8
+        --calib-data data/digits/digits_train.rec -o models/digits-igcv3-int8
     python score.py --model models/digits-igcv3-int8 --data-val data/digits/digits_val.rec ...
 
-Writes OUT-symbol.json and OUT-0000.params, a checkpoint score.py and predict.py evaluate
-like any other. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
+Writes OUT-symbol.json, OUT-0000.params and OUT-model.json, a checkpoint score.py and
+predict.py evaluate like any other. Input shape, resize, mean and std default to the
+checkpoint's model info (see score.py); the INT8 checkpoint carries them on. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
 1x1 convolutions wreck IGCV3's accuracy (README, Deployment: compare --keep-graph). So
 the graph is first put in its inference form with every grouped 1x1 conv dense
@@ -30,9 +30,9 @@ runtime.configure()  # before mxnet loads
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import checkpoint, recordio  # noqa: E402
+from common import checkpoint, protocol, recordio  # noqa: E402
 from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging  # noqa: E402
-from common.data import eval_record_iter, parse_floats, parse_image_shape_flag  # noqa: E402
+from common.data import eval_record_iter  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 from symbol.inference_form import inference_form  # noqa: E402
 
@@ -56,14 +56,13 @@ def calibration_images(path, wanted):
     return count
 
 
-def calibration_iter(args, shape):
-    mean, std = parse_floats(args.rgb_mean, 'rgb-mean'), parse_floats(args.rgb_std, 'rgb-std')
+def calibration_iter(args, proto):
     if not os.path.isfile(args.calib_data):
         raise UserError('--calib-data %s: no such file; pack one with tools/im2rec.py'
                         % args.calib_data)
-    return eval_record_iter('calib-data', args.calib_data, '', shape, args.batch_size,
-                            args.resize, mean, std, args.data_nthreads, shuffle=True, seed=0,
-                            round_batch=True)
+    return eval_record_iter('calib-data', args.calib_data, '', proto.image_shape,
+                            args.batch_size, proto.resize, proto.mean, proto.std,
+                            args.data_nthreads, shuffle=True, seed=0, round_batch=True)
 
 
 def checkpoint_bytes(qsym, qarg, qaux):
@@ -106,10 +105,7 @@ def main():
     parser.add_argument('--calib-mode', default='entropy', choices=('naive', 'entropy'))
     parser.add_argument('--num-calib-examples', type=int, default=500)
     parser.add_argument('--batch-size', type=int, default=50)
-    parser.add_argument('--image-shape', default='3,224,224')
-    parser.add_argument('--resize', type=int, default=256, help='shorter side before the crop')
-    parser.add_argument('--rgb-mean', default='123.68,116.779,103.939')
-    parser.add_argument('--rgb-std', default='1,1,1')
+    protocol.add_protocol_args(parser)
     parser.add_argument('--data-nthreads', type=int, default=4)
     parser.add_argument('-o', '--output', required=True, help='prefix of the INT8 checkpoint')
     parser.add_argument('--keep-graph', action='store_true',
@@ -123,15 +119,17 @@ def main():
             parser.error('--%s must be at least 1, not %d'
                          % (flag.replace('_', '-'), getattr(args, flag)))
     setup_logging()
-    shape = parse_image_shape_flag(args.image_shape)
+    proto = protocol.resolve(args, args.model, args.load_epoch)
+    shape = proto.image_shape
     checkpoint.check_room(args.output, 0, '-o')
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
-    calib = calibration_iter(args, shape)
+    calib = calibration_iter(args, proto)
     examples = calibration_images(args.calib_data, args.num_calib_examples)
     qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, examples,
                                 args.keep_graph)
     checkpoint.check_room(args.output, checkpoint_bytes(qsym, qarg, qaux), '-o')
-    checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux, then='run again')
+    checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux, then='run again',
+                               info=proto.model_info(quantized='int8', made_from=params_path))
     logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
                  args.calib_mode, examples, args.calib_data, params_path, args.output)
     if args.benchmark:
