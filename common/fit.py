@@ -6,6 +6,7 @@ Flags, checkpoint names and log lines are those of MXNet's example/image-classif
 ``Epoch[e] Validation-accuracy=``, ``Epoch[e] Time cost=``), so MXNet's parse_log.py and
 tools/plot_log.py read the logs.
 """
+import json
 import logging
 import os
 import platform
@@ -121,10 +122,25 @@ def _diverged(loss, epoch, nbatch, last_good):
                                if last_good else 'no checkpoint was saved'))
 
 
-def fit(args, get_network, data_loader=None):
+def with_lr_mult(sym, lr_mult):
+    """``sym`` with the learning-rate multipliers {parameter: m} as the attribute the
+    optimizer reads from the graph (so they reach parameter servers too)."""
+    graph = json.loads(sym.tojson())
+    for node in graph['nodes']:
+        if node['op'] == 'null' and node['name'] in lr_mult:
+            node.setdefault('attrs', {})['__lr_mult__'] = repr(float(lr_mult[node['name']]))
+    return mx.sym.load_json(json.dumps(graph))
+
+
+def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(),
+        lr_mult=None):
     """Train ``get_network(args, form)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
     the network trains in the form common.runtime.training_form picks, and checkpoints
-    store ``get_network(args, Form.RELEASED)``, the graph with the released ops."""
+    store ``get_network(args, Form.RELEASED)``, the graph with the released ops.
+
+    ``initial_params`` (arg_params, aux_params) start a run that resumes nothing (fine-
+    tuning: parameters they lack are initialized); ``fixed_params`` are not trained;
+    ``lr_mult`` {parameter: multiplier} scales learning rates (checkpoints do not keep it)."""
     validate_args(args)
     watchdog = Watchdog(args.dist_timeout, '--kv-store %s' % args.kv_store) \
         if 'dist' in args.kv_store else None
@@ -184,11 +200,15 @@ def fit(args, get_network, data_loader=None):
         _, params_path, states = checkpoint.checkpoint_paths(args.model_prefix, begin_epoch)
         arg_params, aux_params = checkpoint.load_params(params_path)
         logging.info('Loaded checkpoint of epoch %d from %s', begin_epoch, args.model_prefix)
+    elif initial_params is not None:
+        arg_params, aux_params = initial_params
     if begin_epoch >= args.num_epochs:
         logging.info('already trained %d of %d epochs: nothing to do', begin_epoch, args.num_epochs)
         return None
 
     sym = get_network(args, form)
+    if lr_mult:
+        sym = with_lr_mult(sym, lr_mult)
     saved_sym = get_network(args, Form.RELEASED)
     save = args.model_prefix and kv.rank == 0
     info = model_info(args) if save and not args.benchmark else None
@@ -197,7 +217,7 @@ def fit(args, get_network, data_loader=None):
         checkpoint.check_room(args.model_prefix, checkpoint.checkpoint_bytes(
             saved_sym, data_mod.image_shape(args),
             with_states=args.mom > 0 and 'dist' not in args.kv_store))
-    if arg_params is not None:
+    if begin_epoch > 0:
         try:
             checkpoint.check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
                                     params_path)
@@ -213,11 +233,11 @@ def fit(args, get_network, data_loader=None):
                         'multi_precision': args.dtype == 'float16'}
 
     train, val = data_loader(args, kv, begin_epoch)
-    mod = Module(sym, context=devices)
+    mod = Module(sym, context=devices, fixed_param_names=list(fixed_params) or None)
     mod.bind(data_shapes=train.provide_data, label_shapes=train.provide_label)
     try:
         mod.init_params(_initializer(args.initializer), arg_params=arg_params,
-                        aux_params=aux_params, allow_missing=arg_params is None)
+                        aux_params=aux_params, allow_missing=begin_epoch == 0)
     except (RuntimeError, ValueError, AssertionError, mx.base.MXNetError) as err:
         raise UserError('checkpoint of epoch %d does not fit --network %s: %s'
                         % (begin_epoch, args.network, reason(err)))
@@ -227,7 +247,7 @@ def fit(args, get_network, data_loader=None):
     if states and os.path.isfile(states) and not distributed:
         shapes = dict(zip(sym.list_arguments(),
                           sym.infer_shape(**dict(train.provide_data + train.provide_label))[0]))
-        names = mod._exec_group.param_names
+        names = [n for n in mod._exec_group.param_names if n not in fixed_params]
         if mod._update_on_kvstore:
             expected = {name: (name, shapes[name]) for name in names}
         else:

@@ -220,8 +220,9 @@ def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
            '--network', 'igcv3_0.5x', '--data-train', small_recs / 'train512.rec',
            '--num-classes', '4', '--num-examples', '512', '--image-shape', '3,16,16',
            '--batch-size', '16', '--num-epochs', '2', '--lr', '0.05', '--seed', '1',
-           '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64', '--gpus=', '--data-val=',
-           '--data-nthreads', '1', '--disp-batches', '2', '--model-prefix', tmp_path / 'd']
+           '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64', '--data-val=',
+           '--data-nthreads', '1', '--disp-batches', '2', '--model-prefix', tmp_path / 'd',
+           '--gpus', '']  # as the README writes it (--gpus ""): the launcher keeps the ''
     proc = run_script(*cmd, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr

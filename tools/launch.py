@@ -141,7 +141,8 @@ def _supervise_local_jobs():
         env = dict(os.environ)
         env.update({k: str(v) for k, v in pass_env.items()})
         env.update(DMLC_TASK_ID=str(taskid), DMLC_ROLE=role, DMLC_JOB_CLUSTER='local')
-        job.run_role(' '.join(cmd), env, role, taskid)
+        # (The wheel joins the words with spaces, which loses an empty one: --gpus "".)
+        job.run_role(' '.join(word if word else "''" for word in cmd), env, role, taskid)
     local.exec_cmd = exec_cmd
 
     class SchedulerProcess(object):

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Fine-tune a trained checkpoint on another dataset (MXNet example's fine-tune.py flags).
+
+    # the released IGCV3 (models/igcv3-0000.params) on a 102-class dataset:
+    python fine_tune.py --pretrained-model igcv3 --num-classes 102 \\
+        --data-train data/flowers/train.rec --data-val data/flowers/val.rec --gpus 0
+    # a checkpoint of yours, its epoch 30, on small 32x32 images, CPU:
+    python fine_tune.py --pretrained-model models/fmnist-igcv3 --load-epoch 30 \\
+        --num-classes 10 --data-train data/digits/train.rec --image-shape 3,32,32 --gpus ''
+
+Every weight and BatchNorm statistic of the pretrained checkpoint is kept; the layers
+after --layer-before-fullc (the classifier, ``fc``) are replaced by a new one of
+--num-classes outputs, initialized afresh, when the class count or the layer differs.
+--lr-mult-pretrained scales the learning rate of the pretrained layers (e.g. 0.1), and
+--freeze-stages N keeps the stem and the first N stages fixed (their BatchNorm running
+statistics still follow the new data). The network is --network (default: the one of the
+pretrained model info, else igcv3); a checkpoint that does not fit it is refused in one
+line. Every flag of train_cifar.py / train_imagenet.py applies (common/train.py); the
+input shape, mean and std default to the pretrained model's (PREFIX-model.json, or the
+released protocol).
+"""
+import argparse
+import logging
+import os
+
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+import mxnet as mx  # noqa: E402
+
+from common import checkpoint, data, fit, protocol, train  # noqa: E402
+from common.cli import run, setup_logging  # noqa: E402
+from common.errors import UserError  # noqa: E402
+from symbol import Form  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = train.make_parser(__doc__.split('\n')[0])
+    tune = parser.add_argument_group('Fine-tuning')
+    tune.add_argument('--pretrained-model', required=True,
+                      help='checkpoint prefix (PREFIX-%%04d.params) or a registered network '
+                           'whose released weights are models/NAME-0000.params')
+    tune.add_argument('--layer-before-fullc', default='flatten',
+                      help='the last layer kept; a new classifier fc follows it')
+    tune.add_argument('--lr-mult-pretrained', type=float, default=1.0,
+                      help='learning-rate multiplier of the pretrained layers (the new '
+                           'classifier gets 1)')
+    tune.add_argument('--freeze-stages', type=int, default=0,
+                      help='keep the stem and the first N stages fixed')
+    parser.set_defaults(network=None, num_epochs=30, lr=0.01, lr_step_epochs='20',
+                        lr_factor=0.1, wd=1e-4, batch_size=64, load_epoch=0)
+    known, _ = parser.parse_known_args(argv)
+    prefix, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
+    info = checkpoint.read_model_info(prefix) or {}
+    proto = protocol.resolve(argparse.Namespace(), known.pretrained_model, known.load_epoch or 0)
+    parser.set_defaults(
+        network=info.get('network') or network or 'igcv3',
+        image_shape=','.join(map(str, proto.image_shape)),
+        rgb_mean=','.join('%g' % v for v in proto.mean),
+        rgb_std=','.join('%g' % v for v in proto.std), val_resize=proto.resize,
+        multiplier=info.get('network_args', {}).get('multiplier', 1.0),
+        width_rule=info.get('network_args', {}).get('width_rule', 'upstream'))
+    args = data.parse_args(parser, argv)
+    args.pretrained_epoch, args.load_epoch = args.load_epoch, None
+    if not args.model_prefix:
+        args.model_prefix = train.default_prefix(args) + '-finetuned'
+    return args
+
+
+def replace_head(sym, layer, num_classes, label_smoothing=0.0):
+    """``sym`` cut after ``layer``, then a new classifier ``fc`` and ``softmax``."""
+    internals = sym.get_internals()
+    name = layer + '_output'
+    if name not in internals.list_outputs():
+        raise UserError('--layer-before-fullc %s: no such layer (the layer before fc is '
+                        'flatten)' % layer)
+    fc = mx.sym.FullyConnected(internals[name], num_hidden=num_classes, name='fc')
+    extra = {'smooth_alpha': float(label_smoothing)} if label_smoothing else {}
+    return mx.sym.SoftmaxOutput(fc, name='softmax', **extra)
+
+
+def frozen(names, stages):
+    """The parameters of the stem and of the first ``stages`` stages."""
+    heads = ['first-3x3-conv-'] + ['seq-%d-' % i for i in range(stages)]
+    return sorted(n for n in names if any(n.startswith(h) for h in heads))
+
+
+def main():
+    setup_logging()
+    args = parse_args()
+    for flag, value in (('--lr-mult-pretrained', args.lr_mult_pretrained),
+                        ('--freeze-stages', args.freeze_stages)):
+        if not value >= 0:
+            raise UserError('%s must be 0 or more, got %s' % (flag, value))
+    prefix, _ = checkpoint.resolve(args.pretrained_model, args.pretrained_epoch)
+    params_path = checkpoint.checkpoint_paths(prefix, args.pretrained_epoch)[1]
+    if not os.path.isfile(params_path):
+        raise UserError('--pretrained-model %s: %s not found; check --load-epoch, or see '
+                        'models/README.md for the released weights'
+                        % (args.pretrained_model, params_path))
+    arg, aux = checkpoint.load_params(params_path)
+    pretrained_classes = checkpoint.num_classes_of(arg)
+
+    def network(a, form):
+        return replace_head(train.get_network(a, form), a.layer_before_fullc, a.num_classes,
+                            a.label_smoothing)
+
+    # Every pretrained weight must fit the network up to the new head.
+    shape = data.image_shape(args)
+    original = argparse.Namespace(**dict(vars(args), num_classes=pretrained_classes))
+    try:
+        checkpoint.check_params(train.get_network(original, Form.RELEASED), arg, aux, shape,
+                                params_path)
+    except UserError as err:
+        raise UserError('--pretrained-model %s does not fit --network %s: %s'
+                        % (args.pretrained_model, args.network, err))
+    head = network(args, Form.RELEASED)
+    shapes = dict(zip(head.list_arguments(), head.infer_shape(data=(1,) + shape)[0]))
+    kept = {k: v for k, v in arg.items() if k in shapes and tuple(v.shape) == shapes[k]}
+    dropped = sorted(set(arg) - set(kept))
+    logging.info('fine-tuning %s (%d classes) as %d classes: %d pretrained arrays kept, '
+                 'new classifier%s', params_path, pretrained_classes, args.num_classes,
+                 len(kept) + len(aux), ' (dropped %s)' % ', '.join(dropped) if dropped else '')
+    pretrained = sorted(kept)
+    fixed = frozen(pretrained, args.freeze_stages) if args.freeze_stages else []
+    lr_mult = {n: args.lr_mult_pretrained for n in pretrained if n not in fixed} \
+        if args.lr_mult_pretrained != 1.0 else None
+    fit.fit(args, network, initial_params=(kept, aux), fixed_params=fixed, lr_mult=lr_mult)
+
+
+if __name__ == '__main__':
+    run(main)

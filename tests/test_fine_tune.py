@@ -1,0 +1,75 @@
+"""fine_tune.py: a trained checkpoint fine-tuned to another class count, keeping every
+pretrained weight; frozen stages and learning-rate multipliers; refusals."""
+import json
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from datasets import make_rec
+from helpers import assert_one_line_error, run_script
+
+
+@pytest.fixture(scope='module')
+def target(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('target')
+    make_rec(folder / 'train', 64, 2, size=16, seed=9)
+    return folder
+
+
+def _load(path):
+    return {k: v.asnumpy() for k, v in mx.nd.load(str(path)).items()}
+
+
+def tune(trained, target, prefix, *extra):
+    folder, _ = trained
+    return run_script('fine_tune.py', '--pretrained-model', folder / 'm', '--load-epoch', '2',
+                      '--num-classes', '2', '--data-train', target / 'train.rec', '--data-val=',
+                      '--num-epochs', '1', '--batch-size', '16', '--lr', '0.05', '--gpus=',
+                      '--data-nthreads', '1', '--seed', '0', '--model-prefix', prefix, *extra)
+
+
+def test_fine_tuning_keeps_the_pretrained_weights_and_replaces_the_classifier(trained, target,
+                                                                              tmp_path):
+    folder, _ = trained
+    before = _load(folder / 'm-0002.params')
+    proc = tune(trained, target, tmp_path / 'f', '--freeze-stages', '2')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = _load(tmp_path / 'f-0001.params')
+    assert after['arg:fc_weight'].shape == (2,) + before['arg:fc_weight'].shape[1:]
+    assert set(after) == set(before)
+    for name in before:
+        if name.startswith(('arg:first-3x3-conv-', 'arg:seq-0-', 'arg:seq-1-')):
+            np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    assert not np.array_equal(after['arg:seq-3-block0-linear-conv2d_weight'],
+                              before['arg:seq-3-block0-linear-conv2d_weight'])
+    info = json.loads((tmp_path / 'f-model.json').read_text())
+    assert info['num_classes'] == 2 and info['image_shape'] == [3, 16, 16]
+    assert info['mean'] == [128, 128, 128] and info['std'] == [64, 64, 64]  # the pretrained's
+    assert 'dropped fc_bias, fc_weight' in proc.stderr
+
+
+def test_zero_learning_rate_for_the_pretrained_layers_trains_only_the_classifier(
+        trained, target, tmp_path):
+    folder, _ = trained
+    before = _load(folder / 'm-0002.params')
+    proc = tune(trained, target, tmp_path / 'z', '--lr-mult-pretrained', '0')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = _load(tmp_path / 'z-0001.params')
+    for name in before:
+        if name.startswith('arg:') and not name.startswith('arg:fc_'):
+            np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    # The classifier trained from its initialization: not all equal to a fresh one.
+    assert np.abs(after['arg:fc_bias']).max() > 0
+    # The checkpoint's graph does not keep the multiplier.
+    assert '__lr_mult__' not in (tmp_path / 'z-symbol.json').read_text()
+
+
+def test_a_checkpoint_of_another_network_is_refused(trained, target, tmp_path):
+    proc = tune(trained, target, tmp_path / 'x', '--network', 'mobilenetv2')
+    assert_one_line_error(proc, 'does not fit --network mobilenetv2', 'does not match the graph')
+    proc = tune(trained, target, tmp_path / 'y', '--layer-before-fullc', 'nope')
+    assert_one_line_error(proc, '--layer-before-fullc nope: no such layer')
+    proc = tune(trained, target, tmp_path / 'w', '--load-epoch', '9')
+    assert_one_line_error(proc, 'm-0009.params not found')
+    assert not list(tmp_path.glob('*.params'))
