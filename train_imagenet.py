@@ -9,7 +9,8 @@
     python tools/launch.py -n 2 -H hosts --launcher ssh \\
         python train_imagenet.py --kv-store dist_sync --data-dir=data/imagenet
 
-Data: train.rec and val.rec packed at 480 short side by tools/im2rec.py (README).
+Data: train.rec and val.rec (or NAME_train.rec and NAME_val.rec) in --data-dir, packed by
+tools/im2rec.py (README, ImageNet: the training tree and the flat validation folder).
 Recipe: 480 epochs, SGD momentum 0.9, lr 0.045 x0.98 after every epoch, wd 4e-5, total
 batch 96, Xavier(gaussian, in, 2), mean subtraction only, random crop + mirror + HSL
 jitter at random scale 0.533-1.0; validation center crop 224 of the 256 short side.
@@ -21,6 +22,22 @@ runtime.configure()  # before mxnet loads
 
 from common import data, fit, train  # noqa: E402
 from common.cli import run  # noqa: E402
+from common.errors import UserError  # noqa: E402
+
+
+def data_dir_records(folder):
+    """(train .rec, val .rec) of --data-dir: train.rec and val.rec, or the one NAME_train.rec
+    and NAME_val.rec pair that tools/im2rec.py --list --train-ratio packs."""
+    if not os.path.isdir(folder):
+        raise UserError('--data-dir %s: no such folder' % folder)
+    for train, val in (('train.rec', 'val.rec'),) + tuple(
+            (n, n[:-len('_train.rec')] + '_val.rec') for n in sorted(os.listdir(folder))
+            if n.endswith('_train.rec')):
+        if os.path.isfile(os.path.join(folder, train)):
+            return (os.path.join(folder, train),
+                    os.path.join(folder, val) if os.path.isfile(os.path.join(folder, val)) else '')
+    raise UserError('--data-dir %s holds neither train.rec nor NAME_train.rec: pack them with '
+                    'tools/im2rec.py (README, ImageNet)' % folder)
 
 
 def parse_args(argv=None):
@@ -37,8 +54,7 @@ def parse_args(argv=None):
         rgb_std='1,1,1', val_resize=256, data_nthreads=8, disp_batches=50)
     args = data.parse_args(parser, argv)
     if args.data_dir:
-        args.data_train = os.path.join(args.data_dir, 'train.rec')
-        args.data_val = os.path.join(args.data_dir, 'val.rec')
+        args.data_train, args.data_val = data_dir_records(args.data_dir)
     if not args.model_prefix:
         args.model_prefix = train.default_prefix(args)
     return args

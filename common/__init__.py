@@ -7,7 +7,7 @@ one-line errors), train (the training scripts' parser and network), fit (the tra
 loop), supervision (watchdog, stop on signal), schedule (learning rates), data (data
 flags and iterators), evaluate (scoring every image once), checkpoint (checkpoint
 files), module (the Module that keeps parameters in the released layout), inference
-(binding for inference), protocol (how a checkpoint is fed, from its model info), complexity (parameters and multiply-adds), recordio, recfile
+(binding for inference), protocol (how a checkpoint is fed, from its model info), complexity (parameters and multiply-adds), classes (class-name files), recordio, recfile
 and atomic (writing files), safe_pickle (untrusted pickles), progress (progress lines),
 errors (UserError).
 """

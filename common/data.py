@@ -112,46 +112,6 @@ def parse_args(parser, argv=None):
     return parser.parse_args(argv)
 
 
-def read_class_names(path, num_classes=None):
-    """Class names in label order from a file of one name per line, or of ``name<TAB>label``
-    lines (tools/im2rec.py's PREFIX_classes.txt); checked against ``num_classes``."""
-    try:
-        with open(path) as f:
-            lines = [line.rstrip('\n') for line in f if line.strip()]
-    except OSError as err:
-        raise UserError('class names %s: %s' % (path, err.strerror or err))
-    names = lines
-    if lines and all('\t' in line for line in lines):
-        try:
-            labelled = sorted((int(float(line.rsplit('\t', 1)[1])), line.rsplit('\t', 1)[0])
-                              for line in lines)
-        except ValueError:
-            labelled = None
-        if labelled is not None:
-            if [label for label, _ in labelled] != list(range(len(labelled))):
-                raise UserError('class names %s: the labels are not 0..%d, one each'
-                                % (path, len(labelled) - 1))
-            names = [name for _, name in labelled]
-    if num_classes is not None and len(names) != num_classes:
-        raise UserError('class names %s hold %d names for %d classes' % (path, len(names),
-                                                                         num_classes))
-    return names
-
-
-def find_class_names(rec_path):
-    """The class-name file beside a .rec, if any: classes.txt, or NAME_classes.txt for
-    NAME.rec, NAME_train.rec or NAME_val.rec (tools/im2rec.py --list writes it)."""
-    folder, base = os.path.split(os.path.splitext(rec_path)[0])
-    for suffix in ('_train', '_val', '_test'):
-        if base.endswith(suffix):
-            base = base[:-len(suffix)]
-    for name in ('classes.txt', base + '_classes.txt'):
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def parse_floats(text, name, count=3):
     try:
         values = [float(v) for v in str(text).split(',')]

@@ -6,6 +6,7 @@ import symbol
 from symbol.builder import resolve_layout
 
 from . import data
+from .classes import find_class_names, read_class_names
 from .cli import ArgumentParser
 from .errors import UserError
 
@@ -141,9 +142,9 @@ def model_info(args):
     """How the model these flags train is fed and named, for PREFIX-model.json
     (common.checkpoint.read_model_info)."""
     shape = data.image_shape(args)
-    names_path = args.class_names or (data.find_class_names(args.data_train)
+    names_path = args.class_names or (find_class_names(args.data_train)
                                       if args.data_train else None)
-    classes = data.read_class_names(names_path, args.num_classes) if names_path else None
+    classes = read_class_names(names_path, args.num_classes) if names_path else None
     return dict(
         network=args.network.lower(), num_classes=args.num_classes, image_shape=list(shape),
         network_args=dict(multiplier=args.multiplier, width_rule=args.width_rule,

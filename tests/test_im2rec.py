@@ -1,5 +1,6 @@
 """tools/im2rec.py: lists, packing, verification, and interoperability with MXNet's own."""
 import importlib.util
+import json
 import re
 import os
 import signal
@@ -229,3 +230,67 @@ def test_payload_holding_the_magic_number_round_trips_through_mxnet(tmp_path):
 def test_user_errors(tmp_path, args, needles):
     args = [a.format(t=tmp_path) for a in args]
     assert_one_line_error(run_script('tools/im2rec.py', *args), *[n.format(t=tmp_path) for n in needles])
+
+
+def test_imagenet_tree_and_flat_val_folder_to_data_dir(tmp_path):
+    """The README's ImageNet path in miniature: a class-folder training tree and a flat
+    validation folder with a LOC_val_solution.csv label file, listed and packed with the
+    same labels, then trained on through --data-dir."""
+    rng = np.random.RandomState(0)
+    synsets = ['n03', 'n01', 'n02']  # sorted: n01 -> 0, n02 -> 1, n03 -> 2
+    for s in synsets:
+        os.makedirs(tmp_path / 'train' / s)
+        for i in range(4):
+            cv2.imwrite(str(tmp_path / 'train' / s / ('%s_%d.JPEG' % (s, i))),
+                        rng.randint(0, 256, (40, 48, 3)).astype(np.uint8))
+    os.makedirs(tmp_path / 'val')
+    truth = {}
+    lines = ['ImageId,PredictionString']
+    for i in range(6):
+        name = 'ILSVRC2012_val_%08d' % (i + 1)
+        truth[name] = synsets[i % 3]
+        cv2.imwrite(str(tmp_path / 'val' / (name + '.JPEG')),
+                    rng.randint(0, 256, (40, 48, 3)).astype(np.uint8))
+        lines.append('%s,%s 1 2 30 40 %s 3 4 20 30' % (name, truth[name], truth[name]))
+    (tmp_path / 'LOC_val_solution.csv').write_text('\n'.join(lines) + '\n')
+    out = tmp_path / 'imagenet'
+    exts = ['--exts', '.JPEG']
+    for cmd in (['tools/im2rec.py', out / 'train', tmp_path / 'train', '--list', '--recursive'],
+                ['tools/im2rec.py', out / 'train', tmp_path / 'train'],
+                ['tools/im2rec.py', out / 'val', tmp_path / 'val', '--list', '--no-shuffle',
+                 '--label-file', tmp_path / 'LOC_val_solution.csv',
+                 '--classes', out / 'train_classes.txt'],
+                ['tools/im2rec.py', out / 'val', tmp_path / 'val'],
+                ['tools/im2rec.py', '--verify', out / 'val']):
+        proc = run_script(*(cmd + exts if '--list' in cmd else cmd))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    index = {'n01': 0, 'n02': 1, 'n03': 2}
+    listed = [l.split('\t') for l in (out / 'val.lst').read_text().splitlines()]
+    assert [(os.path.splitext(p)[0], float(l)) for _, l, p in listed] == \
+        [(n, float(index[s])) for n, s in sorted(truth.items())]
+    train_labels = {p.split('/')[0]: float(l) for _, l, p in
+                    (l.split('\t') for l in (out / 'train.lst').read_text().splitlines())}
+    assert train_labels == {s: float(i) for s, i in index.items()}
+    proc = run_script('train_imagenet.py', '--network', 'igcv3_0.5x', '--data-dir', out,
+                      '--num-classes', '3', '--num-epochs', '1', '--batch-size', '4',
+                      '--image-shape', '3,32,32', '--gpus=', '--data-nthreads', '1',
+                      '--model-prefix', tmp_path / 'm')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r'Epoch\[0\] Validation-accuracy=', proc.stderr)
+    assert json.loads((tmp_path / 'm-model.json').read_text())['classes'] == ['n01', 'n02', 'n03']
+    # A flat folder image without a label, and --data-dir without records: one line each.
+    cv2.imwrite(str(tmp_path / 'val' / 'stray.JPEG'), np.zeros((8, 8, 3), np.uint8))
+    proc = run_script('tools/im2rec.py', out / 'v2', tmp_path / 'val', '--list', *exts,
+                      '--label-file', tmp_path / 'LOC_val_solution.csv')
+    assert_one_line_error(proc, 'no label for 1 of the images', 'stray.JPEG')
+    proc = run_script('train_imagenet.py', '--data-dir', tmp_path / 'val')
+    assert_one_line_error(proc, 'holds neither train.rec nor NAME_train.rec')
+
+
+def test_data_dir_takes_the_pair_train_ratio_packs(tmp_path):
+    import train_imagenet
+    for name in ('d_train.rec', 'd_val.rec'):
+        (tmp_path / name).write_bytes(b'')
+    args = train_imagenet.parse_args(['--data-dir', str(tmp_path)])
+    assert (args.data_train, args.data_val) == (str(tmp_path / 'd_train.rec'),
+                                                 str(tmp_path / 'd_val.rec'))

@@ -31,6 +31,7 @@ import time
 import _path  # noqa: F401
 from common import recordio
 from common.atomic import atomic_path
+from common.classes import read_class_names
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.progress import Progress
 from common.recfile import AtomicRecordWriter
@@ -114,6 +115,61 @@ def list_images(root, recursive, exts):
     return items, classes
 
 
+def read_label_file(path):
+    """{image name: class} of a flat folder's label file: CSV lines ``name,class`` (a header
+    line is skipped; ImageNet's LOC_val_solution.csv, whose second field starts with the
+    synset, reads as is) or ``name class`` lines; names may lack their extension."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError('--label-file %s: %s' % (path, getattr(err, 'strerror', None) or err))
+    labels = {}
+    for number, line in enumerate(lines, 1):
+        fields = line.split(',', 1) if ',' in line else line.split(None, 1)
+        if len(fields) != 2 or not fields[1].split():
+            raise UserError('--label-file %s line %d is not "name,class" or "name class": %r'
+                            % (path, number, line[:80]))
+        name, cls = fields[0].strip(), fields[1].split()[0]
+        if number == 1 and name.lower() in ('imageid', 'image', 'name', 'filename', 'file'):
+            continue
+        labels[name] = cls
+    if not labels:
+        raise UserError('--label-file %s holds no labels' % path)
+    return labels
+
+
+def label_flat_folder(items, label_file, classes_file):
+    """The (index, path, label) of a flat folder's images, labelled from ``label_file``;
+    class names map to labels through ``classes_file`` (the training list's
+    PREFIX_classes.txt, so that both share labels), else in sorted order (integers as they
+    are). Returns the items and {class name: label}."""
+    names = read_label_file(label_file)
+    if classes_file:
+        ordered = read_class_names(classes_file)
+        to_label = {name: i for i, name in enumerate(ordered)}
+    else:
+        found = sorted(set(names.values()))
+        if all(v.isdigit() for v in found):
+            to_label = {v: int(v) for v in found}
+        else:
+            to_label = {v: i for i, v in enumerate(found)}
+    out, missing = [], []
+    for index, rel, _ in items:
+        cls = names.get(rel, names.get(os.path.splitext(rel)[0]))
+        if cls is None:
+            missing.append(rel)
+            continue
+        if cls not in to_label:
+            raise UserError('--label-file %s: %s has class %s, which %s does not name'
+                            % (label_file, rel, cls, classes_file or 'the file'))
+        out.append((index, rel, to_label[cls]))
+    if missing:
+        raise UserError('--label-file %s has no label for %d of the images (e.g. %s); give a '
+                        'label file covering the folder' % (label_file, len(missing), missing[0]))
+    return out, to_label
+
+
 @contextlib.contextmanager
 def naming(path):
     """An OSError while writing ``path`` (under its temporary name) names ``path``."""
@@ -144,12 +200,19 @@ def make_lists(args):
     items, classes = list_images(args.root, args.recursive, args.exts)
     if not items:
         raise UserError('no images with extensions %s under %s' % (' '.join(args.exts), args.root))
+    if args.label_file:
+        if args.recursive:
+            raise UserError('--label-file labels a flat folder; with --recursive each folder '
+                            'is a class: give one of them')
+        items, named = label_flat_folder(items, args.label_file, args.classes)
+        classes = collections.OrderedDict(sorted(((os.path.join(args.root, n), l)
+                                                  for n, l in named.items()), key=lambda x: x[1]))
     folder = os.path.dirname(args.prefix)
     if folder:
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise UserError('%s is a file, not a folder: choose another PREFIX' % folder)
         os.makedirs(folder, exist_ok=True)
-    if args.recursive:
+    if args.recursive or args.label_file:
         lines = ['%s\t%d' % (os.path.relpath(folder, args.root), label)
                  for folder, label in classes.items()]
         write_text(args.prefix + '_classes.txt', [line + '\n' for line in lines])
@@ -479,6 +542,12 @@ def parse_args(argv=None):
     lst.add_argument('--chunks', type=int, default=1, help='number of chunks')
     lst.add_argument('--train-ratio', type=float, default=1.0, help='fraction for training')
     lst.add_argument('--test-ratio', type=float, default=0, help='fraction for testing')
+    lst.add_argument('--label-file', default='',
+                     help='labels of a flat folder (ImageNet\'s validation images): CSV '
+                          '"name,class" lines such as LOC_val_solution.csv, or "name class"')
+    lst.add_argument('--classes', default='',
+                     help="with --label-file: the training list's PREFIX_classes.txt, so that "
+                          "class names get the training labels (else sorted order)")
     lst.add_argument('--recursive', action='store_true',
                      help='walk subfolders; each folder of images is a class')
     lst.add_argument('--no-shuffle', dest='shuffle', action='store_false',

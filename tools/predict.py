@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from common import checkpoint, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.data import read_class_names  # noqa: E402
+from common.classes import read_class_names  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
 
 
