@@ -336,3 +336,21 @@ def test_dead_server_stops_the_workers_in_bounded_time(small_recs, tmp_path):
             proc.wait()
         reader.join(timeout=10)
         proc.stderr.close()
+
+
+def test_fashion_mnist_recipe():
+    args = train_cifar.parse_args(['--dataset', 'fashion-mnist'])
+    assert (args.image_shape, args.num_classes, args.rgb_mean, args.rgb_std) == \
+        ('1,28,28', 10, '72.94,72.94,72.94', '90.02,90.02,90.02')
+    assert (args.random_crop, args.random_mirror, args.pad_size) == (1, 1, 4)
+    assert (args.lr_scheduler, args.warmup_epochs, args.num_epochs) == ('cosine', 1, 30)
+    assert args.data_train == 'data/fashion-mnist/train.rec' and args.dataset_name == 'fashion-mnist'
+    sym = fit_network(args)
+    internals = sym.get_internals()
+    shapes = dict(zip(internals.list_outputs(), internals.infer_shape(data=(1, 1, 28, 28))[1]))
+    assert shapes['last-1x1-conv-relu6_output'][1:] == (1280, 4, 4)
+    # The budget scales the schedule: half the rate at the middle of training.
+    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    lr = schedule.learning_rate(15.5, args.lr, args.num_epochs, 'cosine', steps=steps,
+                                warmup_epochs=1)
+    assert lr == pytest.approx(0.05)
