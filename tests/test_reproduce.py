@@ -1,0 +1,60 @@
+"""tools/reproduce.py in miniature: two networks, a tiny subset, one seed; a killed run
+continues from its checkpoint and finished runs are kept."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from datasets import make_rec
+from helpers import ROOT, assert_one_line_error, run_script
+
+
+def _cmd(folder, *extra):
+    return ['tools/reproduce.py', '--dataset', 'fashion-mnist', '--networks',
+            'igcv3_0.5x,mobilenetv2', '--epochs', '2', '--seeds', '1', '--train-subset', '64',
+            '--batch-size', '16', '--data-train', folder / 'train.rec',
+            '--data-val', folder / 'val.rec', '--out', folder / 'runs'] + list(extra)
+
+
+def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
+    make_rec(tmp_path / 'train', 96, 10, size=28, seed=0)
+    make_rec(tmp_path / 'val', 40, 10, size=28, seed=1)
+    runs = tmp_path / 'runs'
+    # Stopped as soon as the first network's first checkpoint exists.
+    proc = subprocess.Popen([sys.executable] + [str(a) for a in _cmd(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while not (runs / 'igcv3_0.5x-s1-0001.params').exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    import os
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (runs / 'results.json').exists()
+    proc = run_script(*_cmd(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '--resume: epoch 1' in (runs / 'igcv3_0.5x-s1.log').read_text()
+    report = json.loads((runs / 'results.json').read_text())
+    assert [(r['network'], r['seed']) for r in report['runs']] == [('igcv3_0.5x', 1),
+                                                                    ('mobilenetv2', 1)]
+    for r in report['runs']:
+        assert r['val_images'] == 40 and 0 <= r['top1'] <= 1 and r['params'] > 0
+        assert r['train_images_per_sec'] > 0 and r['epochs'] == 2
+    table = (runs / 'results.md').read_text()
+    assert '| igcv3_0.5x | 1,11' in table and '94.73 / 77.29' in table  # beside the paper's
+    assert '| mobilenetv2 |' in table and 'python tools/reproduce.py' in table
+    # Finished runs are kept: a second call trains nothing.
+    tic = time.time()
+    again = run_script(*_cmd(tmp_path), timeout=600)
+    assert again.returncode == 0 and 'train_cifar.py' not in again.stderr
+    assert time.time() - tic < 60
+
+
+def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
+    proc = run_script('tools/reproduce.py', '--networks', 'igcv3,vgg', '--data-train',
+                      tmp_path / 'x.rec')
+    assert_one_line_error(proc, 'unknown --networks vgg')
+    proc = run_script('tools/reproduce.py', '--data-train', tmp_path / 'x.rec')
+    assert_one_line_error(proc, 'x.rec: no such file')

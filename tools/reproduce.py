@@ -1,0 +1,184 @@
+#!/usr/bin/env python
+"""The paper's comparison at equal parameters, as one resumable command.
+
+    make fashion-mnist
+    python tools/reproduce.py --dataset fashion-mnist --epochs 10 --seeds 1,2 \\
+        --networks igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2 --train-subset 20000
+    python tools/reproduce.py --dataset cifar10 --epochs 400 --seeds 1   # archives converted
+
+For every network and seed it trains with train_cifar.py (the dataset's recipe, the
+schedule over --epochs), scores the final checkpoint with score.py on the dataset's
+validation (test) set, and writes OUT/results.json (every run: network, seed, parameters,
+multiply-adds, top-1, training time and images/s, the commands) and OUT/results.md (a
+table: parameters, MACs, top-1 mean and spread over the seeds, images/s, and the paper's
+CIFAR-10 and CIFAR-100 numbers beside them). It is resumable: a finished run is kept, and
+a run that was stopped continues from its last checkpoint (train_cifar.py --resume).
+Curves: python tools/plot_log.py OUT/NETWORK-sSEED.log.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import _path  # noqa: F401
+from _path import ROOT
+from common import runtime
+runtime.configure()  # before mxnet loads
+
+import symbol  # noqa: E402
+import train_cifar  # noqa: E402
+from common.atomic import atomic_path  # noqa: E402
+from common.cli import ArgumentParser, UserError, machine_description, run, setup_logging  # noqa: E402
+from common.complexity import complexity  # noqa: E402
+from summary import PAPER_CIFAR  # noqa: E402
+
+DEFAULT_NETWORKS = 'igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2'
+
+
+def parse_args(argv=None):
+    parser = ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--dataset', default='fashion-mnist', choices=sorted(train_cifar.DATASETS))
+    parser.add_argument('--networks', default=DEFAULT_NETWORKS, help='comma list')
+    parser.add_argument('--epochs', type=int, default=10)
+    parser.add_argument('--seeds', default='1', help='comma list of seeds')
+    parser.add_argument('--train-subset', type=int, default=None,
+                        help='train each epoch on this many images of the training set')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--data-train', default=None, help="default: the dataset's")
+    parser.add_argument('--data-val', default=None, help="default: the dataset's")
+    parser.add_argument('--out', default=None, help='default: runs/DATASET')
+    args = parser.parse_args(argv)
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(',') if s.strip()]
+    except ValueError:
+        raise UserError("--seeds '%s' must be a comma list of numbers" % args.seeds)
+    args.networks = [n.strip() for n in args.networks.split(',') if n.strip()]
+    unknown = [n for n in args.networks if n.lower() not in symbol.list_networks()]
+    if unknown:
+        raise UserError('unknown --networks %s: choose from %s'
+                        % (','.join(unknown), ', '.join(symbol.list_networks())))
+    if args.epochs < 1 or not args.seeds or not args.networks:
+        raise UserError('give --epochs >= 1, at least one seed and one network')
+    recipe = train_cifar.DATASETS[args.dataset]
+    args.data_train = args.data_train or recipe['data_train']
+    args.data_val = args.data_val or recipe['data_val']
+    for flag, path in (('--data-train', args.data_train), ('--data-val', args.data_val)):
+        if not os.path.isfile(os.path.join(ROOT, path)):
+            raise UserError('%s %s: no such file; %s' % (flag, path, 'make fashion-mnist'
+                            if args.dataset == 'fashion-mnist' else
+                            'convert the archives with tools/cifar_to_rec.py (README, CIFAR)'))
+    args.out = args.out or os.path.join('runs', args.dataset)
+    return args
+
+
+def _python(cmd, log=None):
+    """Run a repository command; its output goes to the console (and ``log``)."""
+    sys.stderr.write('$ %s\n' % ' '.join(str(c) for c in cmd))
+    sys.stderr.flush()
+    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise UserError('%s failed (exit %d); its output is above; run this command again to '
+                        'resume' % (cmd[0], proc.returncode))
+    return proc.stdout
+
+
+def counts(network, dataset):
+    recipe = train_cifar.DATASETS[dataset]
+    shape = symbol.parse_image_shape(recipe.get('image_shape', '3,32,32'))
+    c = complexity(symbol.get_symbol(network, image_shape=shape,
+                                     num_classes=recipe['num_classes']), shape)
+    return c['params'], c['macs']
+
+
+def train_and_score(args, network, seed, finished):
+    """One run, from where it stands; returns its result (kept in ``finished``)."""
+    key = '%s-s%d' % (network, seed)
+    done = finished.get(key)
+    if done and (done['epochs'], done['train_subset']) == (args.epochs, args.train_subset):
+        return done
+    prefix = os.path.join(args.out, key)
+    train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
+                 '--num-epochs', args.epochs, '--seed', seed, '--batch-size', args.batch_size,
+                 '--data-train', args.data_train, '--data-val=', '--gpus=',
+                 '--model-prefix', prefix, '--log-file', prefix + '.log', '--resume']
+    if args.train_subset:
+        train_cmd += ['--num-examples', args.train_subset]
+    _python(train_cmd)
+    score_cmd = ['score.py', '--model', prefix, '--load-epoch', args.epochs,
+                 '--data-val', args.data_val, '--gpus=', '--json']
+    scored = json.loads(_python(score_cmd).strip().splitlines()[-1])
+    with open(os.path.join(ROOT, prefix + '.log')) as f:
+        log = f.read()
+    seconds = sum(float(v) for v in re.findall(r'Epoch\[\d+\] Time cost=([\d.]+)', log))
+    images = int(re.findall(r"'num_examples': (\d+)", log)[-1]) * args.epochs
+    params, macs = counts(network, args.dataset)
+    result = {'network': network, 'seed': seed, 'epochs': args.epochs,
+              'train_subset': args.train_subset, 'params': params, 'macs': macs,
+              'top1': scored['accuracy'], 'val_images': scored['images'],
+              'train_seconds': seconds, 'train_images_per_sec': images / max(seconds, 1e-9),
+              'commands': ['python ' + ' '.join(str(c) for c in cmd)
+                           for cmd in (train_cmd, score_cmd)]}
+    finished[key] = result
+    return result
+
+
+def table(args, results):
+    paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
+    lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
+             '(training) | paper CIFAR-10 / CIFAR-100 |' % ('seeds' if len(args.seeds) > 1
+                                                            else 'the seed'),
+             '|---|---|---|---|---|---|---|']
+    for network in args.networks:
+        runs = [r for r in results.values() if r['network'] == network]
+        if not runs:
+            continue
+        top1 = [100 * r['top1'] for r in runs]
+        spread = ' (%.2f-%.2f)' % (min(top1), max(top1)) if len(top1) > 1 else ''
+        ref = paper.get(network.lower())
+        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f | %s |' % (
+            network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
+            statistics.mean(top1), spread, len(runs),
+            statistics.mean(r['train_images_per_sec'] for r in runs),
+            '%.2f / %.2f' % ref if ref else '-'))
+    return '\n'.join(lines)
+
+
+def save(path, text):
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
+
+
+def main():
+    setup_logging()
+    args = parse_args()
+    out = os.path.join(ROOT, args.out)
+    os.makedirs(out, exist_ok=True)
+    results_path = os.path.join(out, 'results.json')
+    finished = {}
+    if os.path.isfile(results_path):
+        with open(results_path) as f:
+            finished = {'%s-s%d' % (r['network'], r['seed']): r for r in json.load(f)['runs']}
+    start = time.time()
+    for seed in args.seeds:
+        for network in args.networks:
+            train_and_score(args, network, seed, finished)
+            report = {'command': 'python tools/reproduce.py ' + ' '.join(sys.argv[1:]),
+                      'machine': machine_description(), 'dataset': args.dataset,
+                      'epochs': args.epochs, 'train_subset': args.train_subset,
+                      'runs': sorted(finished.values(), key=lambda r: (r['network'], r['seed']))}
+            save(results_path, json.dumps(report, indent=2) + '\n')
+    text = table(args, finished)
+    save(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s; `%s`\n' % (
+        text, args.dataset, args.epochs,
+        ', %d training images an epoch' % args.train_subset if args.train_subset else '',
+        'python tools/reproduce.py ' + ' '.join(sys.argv[1:])))
+    sys.stdout.write(text + '\n')
+    sys.stderr.write('done in %.0f s; %s\n' % (time.time() - start, results_path))
+
+
+if __name__ == '__main__':
+    run(main)
