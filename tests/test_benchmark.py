@@ -51,3 +51,16 @@ def test_torch_twin_is_built_from_the_same_record(network):
         ours = complexity(symbol.get_symbol(network, image_shape=shape, num_classes=classes),
                           shape)['params']
         assert torch_igcv3.parameter_count(torch_igcv3.build(network, classes, shape)) == ours
+
+
+def test_benchmark_takes_a_checkpoints_network_and_input(trained, tmp_path):
+    folder, _ = trained
+    out = tmp_path / 'b.json'
+    proc = run_script('tools/benchmark.py', '--model', folder / 'm', '--phases', 'infer_plain',
+                      '--batch-size', '2', '--iterations', '1', '--warmup', '0', '--json', out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert (report['network'], report['image_shape']) == ('igcv3_0.5x', '3,16,16')
+    assert report['results']['infer_plain']['images_per_sec'] > 0
+    proc = run_script('tools/benchmark.py', '--model', tmp_path / 'none')
+    assert proc.returncode != 0 and 'none-model.json' in proc.stderr.splitlines()[-1]

@@ -4,6 +4,7 @@
     python tools/benchmark.py --network igcv3 --image-shape 3,224,224 --batch-size 32
     python tools/benchmark.py --network igcv3 --image-shape 3,32,32 --num-classes 10 --json out.json
     python tools/benchmark.py --network igcv3 --gpus 0 --dtype float16     # on a GPU machine
+    python tools/benchmark.py --model models/digits-igcv3    # a checkpoint's network and input
 
 Each measurement runs in a fresh process (so peak memory is its own), after warm-up
 iterations, and reports the median of the timed ones; with --rounds N every measurement
@@ -240,10 +241,14 @@ def table(results, args):
 
 def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--network', default='igcv3')
-    parser.add_argument('--image-shape', default='3,224,224')
-    parser.add_argument('--num-classes', type=int, default=1000)
-    parser.add_argument('--multiplier', type=float, default=1.0)
+    parser.add_argument('--model', default='',
+                        help="a checkpoint prefix: its model info (PREFIX-model.json) gives "
+                             "the defaults of --network, --image-shape, --num-classes and "
+                             "--multiplier")
+    parser.add_argument('--network', default=None, help='default igcv3')
+    parser.add_argument('--image-shape', default=None, help='default 3,224,224')
+    parser.add_argument('--num-classes', type=int, default=None, help='default 1000')
+    parser.add_argument('--multiplier', type=float, default=None, help='default 1.0')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--iterations', type=int, default=5, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
@@ -258,7 +263,22 @@ def parse_args(argv=None):
                         help='repeat every measurement this many times, interleaved; medians')
     parser.add_argument('--json', default='', help='write the results here too')
     parser.add_argument('--phase', default='', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    defaults = dict(network='igcv3', image_shape='3,224,224', num_classes=1000, multiplier=1.0)
+    if args.model:
+        from common import checkpoint
+        info = checkpoint.read_model_info(args.model)
+        if info is None:
+            raise UserError('--model %s: no %s (training writes it); give --network and '
+                            '--image-shape instead' % (args.model,
+                                                      checkpoint.model_info_path(args.model)))
+        defaults = dict(network=info['network'], num_classes=info['num_classes'],
+                        image_shape=','.join(map(str, info['image_shape'])),
+                        multiplier=info.get('network_args', {}).get('multiplier', 1.0))
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def main():
