@@ -86,6 +86,24 @@ def run(main):
         sys.exit(130)
 
 
+def run_step(cmd, cwd, title=None, then=''):
+    """Run ``python CMD...`` (one of the repository's commands) in ``cwd`` as a user would,
+    its log on the console, after a line naming it; returns (its stdout, seconds). A
+    failure is a UserError ending in ``then``."""
+    import subprocess
+    import time
+    words = ' '.join(str(c) for c in cmd)
+    sys.stderr.write(('\n=== %s\n' % title if title else '') + '$ python %s\n' % words)
+    sys.stderr.flush()
+    tic = time.time()
+    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=cwd,
+                          stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise UserError('%s failed (exit %d); its output is above%s'
+                        % (title or cmd[0], proc.returncode, then))
+    return proc.stdout, time.time() - tic
+
+
 def machine_description():
     """CPU model, core count and OS, for benchmark reports."""
     model = platform.processor() or platform.machine()

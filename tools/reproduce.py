@@ -19,7 +19,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 
@@ -31,7 +30,8 @@ runtime.configure()  # before mxnet loads
 import symbol  # noqa: E402
 import train_cifar  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
-from common.cli import ArgumentParser, UserError, machine_description, run, setup_logging  # noqa: E402
+from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
+                        run_step, setup_logging)
 from common.complexity import complexity  # noqa: E402
 from summary import PAPER_CIFAR  # noqa: E402
 
@@ -74,16 +74,8 @@ def parse_args(argv=None):
     return args
 
 
-def _python(cmd, log=None):
-    """Run a repository command; its output goes to the console (and ``log``)."""
-    sys.stderr.write('$ %s\n' % ' '.join(str(c) for c in cmd))
-    sys.stderr.flush()
-    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=ROOT,
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise UserError('%s failed (exit %d); its output is above; run this command again to '
-                        'resume' % (cmd[0], proc.returncode))
-    return proc.stdout
+def _python(cmd):
+    return run_step(cmd, ROOT, then='; run this command again to resume')[0]
 
 
 def counts(network, dataset):

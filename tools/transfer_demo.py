@@ -16,13 +16,12 @@ Each step is the repository's own command, run as a user would run it.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 
 import _path  # noqa: F401
 from _path import ROOT
-from common.cli import ArgumentParser, UserError, run, setup_logging
+from common.cli import ArgumentParser, UserError, run, run_step, setup_logging
 from common.recfile import AtomicRecordWriter
 
 import cv2
@@ -52,15 +51,7 @@ def write_digits(folder, train_count, seed=0):
 
 
 def step(title, cmd):
-    """Run one of the repository's commands with its output on the console."""
-    sys.stderr.write('\n=== %s\n$ %s\n' % (title, ' '.join(str(c) for c in cmd)))
-    sys.stderr.flush()
-    tic = time.time()
-    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=ROOT,
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise UserError('%s failed (exit %d); its output is above' % (title, proc.returncode))
-    return proc.stdout, time.time() - tic
+    return run_step(cmd, ROOT, title)
 
 
 def main():
