@@ -12,6 +12,10 @@ Input shape, resize, mean and std default to the checkpoint's PREFIX-model.json,
 training writes; a flag given overrides it (with a warning when they differ). The released
 weights have no such file and get the upstream protocol: shorter side resized to 256,
 center crop 224, mean subtraction (123.68,116.779,103.939), no std.
+
+--per-class adds each class's images and top-1 (and top-k) accuracy, named by the model
+info's class names when it has them: a table on stdout, or ``per_class`` (and
+``mean_class_accuracy``, the unweighted mean over the classes with images) in --json.
 """
 import json
 import logging
@@ -46,6 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--no-fuse', action='store_true',
                         help="bind the checkpoint's graph as it is, instead of its inference "
                              "form with MXNet's oneDNN conv+BN+ReLU6 fusion")
+    parser.add_argument('--per-class', action='store_true',
+                        help="each class's images and accuracy (names from the model info)")
     parser.add_argument('--json', action='store_true', help='print the results as JSON on stdout')
     return parser.parse_args(argv)
 
@@ -68,16 +74,45 @@ def score(args):
     data = eval_record_iter('data-val', args.data_val, '', shape, args.batch_size, proto.resize,
                             mean, std, args.data_nthreads)
     metrics = evaluate.make_metrics(args.top_k, classes)
+    per_class = evaluate.PerClass(classes, args.top_k) if getattr(args, 'per_class', False) \
+        else None
     logging.info('scoring %s on %d images of %s (%s; input %s, resize %d, mean %s, std %s: %s)',
                  params_path, shown, args.data_val, 'fused' if fused else 'not fused',
                  ','.join(map(str, shape)), proto.resize, ','.join('%g' % v for v in mean),
                  ','.join('%g' % v for v in std), proto.source)
-    count, seconds = evaluate.evaluate(mod, data, metrics, total, args.max_num_examples,
-                                       Progress(shown, 'score'))
+    count, seconds = evaluate.evaluate(mod, data, metrics + [per_class] if per_class else metrics,
+                                       total, args.max_num_examples, Progress(shown, 'score'))
     result = {'model': params_path, 'data': args.data_val, 'images': count,
               'images_per_sec': count / max(seconds, 1e-9), 'fused': fused}
     result.update(dict(m.get() for m in metrics))
+    if per_class is not None:
+        names = proto.classes if proto.classes and len(proto.classes) == classes else None
+        result['per_class'] = per_class.rows(names)
+        seen = [r['accuracy'] for r in result['per_class'] if r['images']]
+        result['mean_class_accuracy'] = sum(seen) / len(seen) if seen else None
     return result, metrics
+
+
+def per_class_table(result):
+    """The --per-class table: one line per class, then all images and the class mean."""
+    rows = result['per_class']
+    top_k = [k for k in rows[0] if k.startswith('top_k_accuracy_')] if rows else []
+    width = max([len('all images')] + [len(r['name'] or '') for r in rows])
+
+    def pct(value):
+        return '%7.2f%%' % (100 * value) if value is not None else '%8s' % '-'
+    head = '%5s  %-*s  %7s  %8s' % ('label', width, 'name', 'images', 'top-1')
+    lines = [head + ''.join('  %8s' % ('top-' + k.rsplit('_', 1)[1]) for k in top_k)]
+    for r in rows:
+        lines.append('%5d  %-*s  %7d  %s' % (r['label'], width, r['name'] or '', r['images'],
+                                            pct(r['accuracy']))
+                     + ''.join('  ' + pct(r[k]) for k in top_k))
+    lines.append('%5s  %-*s  %7d  %s' % ('', width, 'all images', result['images'],
+                                        pct(result['accuracy']))
+                 + ''.join('  ' + pct(result.get(k)) for k in top_k))
+    lines.append('%5s  %-*s  %7s  %s' % ('', width, 'class mean', '',
+                                        pct(result['mean_class_accuracy'])))
+    return '\n'.join(lines) + '\n'
 
 
 def main():
@@ -89,6 +124,8 @@ def main():
         logging.info(m.get())
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + '\n')
+    elif args.per_class:
+        sys.stdout.write(per_class_table(result))
 
 
 if __name__ == '__main__':

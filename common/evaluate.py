@@ -3,6 +3,7 @@ import logging
 import time
 
 import mxnet as mx
+import numpy as np
 
 from .data import safe_batches
 
@@ -15,6 +16,49 @@ def make_metrics(top_k, num_classes):
     elif top_k >= num_classes:
         logging.info('--top-k %d: not below the %d classes, so not reported', top_k, num_classes)
     return metrics
+
+
+class PerClass(object):
+    """Per-class counts, updated like an mx.metric (``update(labels, outputs)``, ``reset()``)
+    so common.evaluate.evaluate feeds it the same rows as the metrics: for each label, its
+    images, how many the top-1 gets right and, when 0 < ``top_k`` < ``num_classes`` (as in
+    make_metrics), how many have the label among the top k."""
+
+    def __init__(self, num_classes, top_k=0):
+        self.num_classes = num_classes
+        self.top_k = top_k if 0 < top_k < num_classes else 0
+        self.reset()
+
+    def reset(self):
+        self.images = np.zeros(self.num_classes, np.int64)
+        self.correct = np.zeros(self.num_classes, np.int64)
+        self.top_k_correct = np.zeros(self.num_classes, np.int64)
+
+    def update(self, labels, outputs):
+        for label, output in zip(labels, outputs):
+            label = label.asnumpy().ravel().astype(np.int64)
+            scores = output.asnumpy().reshape(len(label), -1)
+            np.add.at(self.images, label, 1)
+            np.add.at(self.correct, label, scores.argmax(1) == label)
+            if self.top_k:
+                top = np.argpartition(-scores, self.top_k - 1, axis=1)[:, :self.top_k]
+                np.add.at(self.top_k_correct, label, (top == label[:, None]).any(1))
+
+    def rows(self, names=None):
+        """[{label, name, images, correct, accuracy (None without images)[, top_k_correct_K,
+        top_k_accuracy_K]}] in label order; ``names`` in label order, or None."""
+        out = []
+        for c in range(self.num_classes):
+            n = int(self.images[c])
+            row = {'label': c, 'name': names[c] if names else None, 'images': n,
+                   'correct': int(self.correct[c]),
+                   'accuracy': float(self.correct[c] / n) if n else None}
+            if self.top_k:
+                row['top_k_correct_%d' % self.top_k] = int(self.top_k_correct[c])
+                row['top_k_accuracy_%d' % self.top_k] = \
+                    float(self.top_k_correct[c] / n) if n else None
+            out.append(row)
+        return out
 
 
 def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None,

@@ -145,3 +145,40 @@ def test_tools_default_to_the_model_info_training_wrote(trained, tmp_path):
     top = json.loads(proc.stdout)['top']
     assert [t['name'] for t in top] == [['red', 'green', 'blue', 'yellow'][t['label']]
                                         for t in top]
+
+
+def test_per_class_accuracy_adds_up_to_the_overall(trained):
+    folder, _ = trained
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--batch-size', '32', '--top-k', '2', '--per-class',
+                      '--json')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    rows = result['per_class']
+    # The model info's class names, in label order; the 100 images are labels 0..3 in turn.
+    assert [(r['label'], r['name']) for r in rows] == list(enumerate(['red', 'green', 'blue',
+                                                                        'yellow']))
+    assert [r['images'] for r in rows] == [25, 25, 25, 25]
+    assert sum(r['images'] for r in rows) == result['images'] == 100
+    # The overall top-1 and top-2 are the per-class ones weighted by the classes' images.
+    assert sum(r['correct'] for r in rows) / 100 == pytest.approx(result['accuracy'], abs=1e-12)
+    assert sum(r['accuracy'] * r['images'] for r in rows) / 100 == pytest.approx(
+        result['accuracy'], abs=1e-12)
+    assert sum(r['top_k_correct_2'] for r in rows) / 100 == pytest.approx(
+        result['top_k_accuracy_2'], abs=1e-12)
+    for r in rows:
+        assert r['accuracy'] == r['correct'] / r['images'] <= r['top_k_accuracy_2']
+    assert result['mean_class_accuracy'] == pytest.approx(
+        sum(r['accuracy'] for r in rows) / 4, abs=1e-12)
+    # A class without images (the first 3 images: labels 0, 1, 2) has no accuracy; the
+    # default --top-k 5 is not below 4 classes, so no top-k; the table goes to stdout.
+    proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
+                      folder / 'val.rec', '--max-num-examples', '3', '--per-class')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ['label', 'name', 'images', 'top-1']
+    assert [l.split()[:3] for l in lines[1:5]] == [['0', 'red', '1'], ['1', 'green', '1'],
+                                                   ['2', 'blue', '1'], ['3', 'yellow', '0']]
+    assert lines[4].split()[3] == '-'
+    assert lines[5].split()[:3] == ['all', 'images', '3']
+    assert lines[6].split()[:2] == ['class', 'mean'] and len(lines) == 7

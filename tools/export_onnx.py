@@ -4,18 +4,35 @@
     python tools/export_onnx.py --model igcv3 -o igcv3.onnx                     # released weights
     python tools/export_onnx.py --model models/cifar10-igcv3 --load-epoch 400 -o igcv3-cifar.onnx
 
-The input shape defaults to the checkpoint's model info (PREFIX-model.json, see score.py).
+Input shape, mean, std, resize and class names default to the checkpoint's model info
+(PREFIX-model.json, see score.py; the released weights get the released protocol), and
+the file carries them as metadata (``metadata_props``: image_shape, mean, std, resize,
+classes and num_classes as JSON, network, source_checkpoint, preprocessing), which
+onnxruntime reads as ``session.get_modelmeta().custom_metadata_map``.
 
 MXNet 1.9's exporter (mx.onnx, which needs onnx <= 1.18: requirements-deploy.txt) rejects
 the special reshape codes (-2, -3, -4) of the channel permutation and a SoftmaxOutput
 without its label. The exported graph therefore spells each permutation's reshape with
 explicit channel and spatial sizes (batch left free) and ends in a plain softmax on
 ``fc``: the same function on the same parameters. The output is the class probabilities;
-the batch dimension is dynamic. Unless --no-check, onnxruntime runs the file on random
-inputs and its probabilities must match MXNet's within --tolerance with the same top-1.
+the batch dimension is dynamic. Only the input is a graph input (the parameters are
+initializers, so runtimes fold them as constants), and initializers no node reads are
+dropped. ``mx.onnx.export_model`` of 1.9.1 takes no opset and stamps onnx's newest
+(22 for onnx 1.17), although its conversions exist for opsets 12 and 13 only; the graph is
+converted here by the same converter (MXNetGraph) at --opset and stamped with it and the
+oldest ONNX IR version that opset allows.
+
+Unless --no-check, onnxruntime runs the file, before it is published, on --check-batch
+images of pixels drawn uniformly from 0..255 and normalized with the model's mean/std;
+MXNet runs the same graph in float32 and in float64. The file is refused when its
+log-probabilities (each probability's relative error; below 1e-30 compared as 1e-30) are
+further from float64's than --tolerance-factor times float32's own error (at least 4
+float32 epsilons), or when its top-1 differs where float64's top-1 leads by more than that.
+A refused file is not written.
+
 INT8 checkpoints (tools/quantize.py: oneDNN fused and quantized ops) cannot be exported:
-export the FP32 checkpoint they were made from. An op the exporter cannot convert is
-named before anything is written.
+export the FP32 checkpoint they were made from. An op the exporter cannot convert is named
+before anything is written.
 """
 import json
 import logging
@@ -33,6 +50,20 @@ from common.atomic import atomic_path  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
 from common import protocol  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
+
+# Opsets: MXNet 1.9.1 has conversions for opsets 12 and 13 (above 13 it uses the 13 ones).
+# At 12 it writes the softmax as Exp/ReduceSum with an axes attribute and then refuses its
+# own graph, which it checks against onnx's newest opset; 13 is the oldest that exports
+# these networks. 13 is also the default: the opset the conversions were written for,
+# read by onnxruntime since 1.6 (its version table: opset 13, IR version 7; the file is
+# stamped with the oldest IR version its opset allows, 7 for 13) and by most runtimes.
+MIN_OPSET = 13
+DEFAULT_OPSET = 13
+# The smallest float32 error the check assumes: 4 float32 epsilons, relative.
+FLOOR = 4 * float(np.finfo(np.float32).eps)
+# Probabilities below this are compared as this: near float32's underflow (1.2e-38) its
+# exp differs by implementation (MXNet gives 0 where onnxruntime gives 1.5e-38).
+SMALLEST = 1e-30
 
 
 def exportable_symbol(sym, image_shape):
@@ -53,19 +84,33 @@ def exportable_symbol(sym, image_shape):
     return fixed
 
 
-def mxnet_probabilities(sym, arg, aux, x):
-    """MXNet's outputs of the plain (unfused) graph."""
-    mod = bind_for_inference(sym, arg, aux, x.shape[0], x.shape[1:], [mx.cpu()], fused=False)
-    mod.forward(mx.io.DataBatch([mx.nd.array(x)]), is_train=False)
-    return mod.get_outputs()[0].asnumpy()
+def mxnet_probabilities(sym, arg, aux, x, dtype=np.float32):
+    """MXNet's outputs of the plain (unfused) graph on ``x``, computed in ``dtype``
+    (float64: parameters and input cast to it; MXNet's CPU operators run in float64)."""
+    if np.dtype(dtype) == np.float32:
+        mod = bind_for_inference(sym, arg, aux, x.shape[0], x.shape[1:], [mx.cpu()], fused=False)
+        mod.forward(mx.io.DataBatch([mx.nd.array(x)]), is_train=False)
+        return mod.get_outputs()[0].asnumpy()
+    args = {k: arg[k].astype(dtype) for k in sym.list_arguments() if k != 'data'}
+    args['data'] = mx.nd.array(x, dtype=dtype)
+    auxs = {k: aux[k].astype(dtype) for k in sym.list_auxiliary_states()}
+    previous = os.environ.get('MXNET_SUBGRAPH_BACKEND')
+    os.environ['MXNET_SUBGRAPH_BACKEND'] = 'NONE'
+    try:
+        exe = sym.bind(mx.cpu(), args=args, aux_states=auxs, grad_req='null')
+    finally:
+        if previous is None:
+            del os.environ['MXNET_SUBGRAPH_BACKEND']
+        else:
+            os.environ['MXNET_SUBGRAPH_BACKEND'] = previous
+    return exe.forward(is_train=False)[0].asnumpy()
 
 
 def onnx_probabilities(path, x):
+    """onnxruntime's outputs of the file on ``x``, with default session options."""
     import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: not its notes on unused initializers
     try:
-        session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
     except Exception as err:  # noqa: BLE001 (onnxruntime's own exception types)
         raise UserError('onnxruntime cannot load the exported %s (%s); please report it'
                         % (path, ' '.join(str(err).split())[:200]))
@@ -118,79 +163,217 @@ class _LastNode(logging.Filter):
         return not message.startswith('Output node is:')
 
 
-def export(sym, arg, aux, image_shape, out_path, source='the checkpoint'):
+def only_real_inputs(graph):
+    """Drops from ``graph`` (in place) the graph inputs that are initializers (runtimes
+    would treat them as overridable, not constant: onnxruntime warns once per parameter)
+    and the initializers no node reads (onnxruntime warns about each)."""
+    read = {name for node in graph.node for name in node.input}
+    read.update(out.name for out in graph.output)
+    unused = [t for t in graph.initializer if t.name not in read]
+    for tensor in unused:
+        graph.initializer.remove(tensor)
+    constants = {t.name for t in graph.initializer}
+    for value in [v for v in graph.input if v.name in constants]:
+        graph.input.remove(value)
+
+
+def metadata(proto, network, source, num_classes):
+    """The model's ``metadata_props``: how to feed it and what its outputs are."""
+    props = {
+        'image_shape': json.dumps([int(v) for v in proto.image_shape]),
+        'mean': json.dumps([float(v) for v in proto.mean]),
+        'std': json.dumps([float(v) for v in proto.std]),
+        'resize': json.dumps(int(proto.resize)),
+        'classes': json.dumps(proto.classes),
+        'num_classes': json.dumps(int(num_classes)),
+        'source_checkpoint': source,
+        'preprocessing': 'RGB pixels 0..255; shorter side resized to `resize` (0: as is), '
+                         'center crop to `image_shape` (C,H,W), then (pixel - mean) / std per '
+                         'channel; input NCHW float32, output the class probabilities',
+    }
+    if network:
+        props['network'] = network
+    return props
+
+
+def build(fixed, params, image_shape, opset, props):
+    """The ONNX ModelProto of ``fixed`` at ``opset``, with only real graph inputs and
+    ``props`` as metadata; a UserError names an op that fails to convert."""
+    import onnx
+    from onnx import helper
+    try:
+        from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+    except ImportError as err:
+        raise UserError("this MXNet has no ONNX converter (%s); use mxnet 1.9.1 from "
+                        "requirements.txt" % err)
+    last = _LastNode()
+    root = logging.getLogger()
+    root.addFilter(last)
+    try:
+        graph = MXNetGraph().create_onnx_graph_proto(
+            fixed, params, [(1,) + tuple(image_shape)], [onnx.TensorProto.FLOAT], verbose=True,
+            opset_version=opset, dynamic=True, dynamic_input_shapes=[(None,) + tuple(image_shape)])
+    except Exception as err:  # noqa: BLE001 (the exporter raises anything; name where)
+        detail = ' '.join(str(err).split())[:200] or err.__class__.__name__
+        raise UserError("MXNet's ONNX exporter cannot convert %s: %s; nothing written"
+                        % (last.node or 'the graph', detail))
+    finally:
+        root.removeFilter(last)
+    only_real_inputs(graph)
+    opsets = [helper.make_opsetid('', opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name='igcv3-mxnet export_onnx',
+                              producer_version='mxnet %s' % mx.__version__)
+    model.ir_version = helper.find_min_ir_version_for(opsets)
+    helper.set_model_props(model, props)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as err:
+        raise UserError("MXNet's ONNX exporter wrote a graph that is not valid ONNX opset %d "
+                        "(%s); nothing written; try another --opset"
+                        % (opset, ' '.join(str(err).split())[:200]))
+    return model
+
+
+def export(sym, arg, aux, image_shape, out_path, source='the checkpoint', opset=DEFAULT_OPSET,
+           props=None, check=None):
     """Write ``out_path`` (atomically); returns the exportable symbol. ``source`` names
-    the checkpoint in errors."""
+    the checkpoint in errors; ``props`` is the metadata; ``check(fixed, path)``, when
+    given, runs on the written file before it is published (its UserError leaves
+    nothing)."""
     try:
         from mxnet import onnx as mx_onnx
-        import onnx  # noqa: F401
+        import onnx
     except ImportError as err:
         raise UserError('ONNX export needs onnx and onnxruntime: pip install -r '
                         'requirements-deploy.txt (%s)' % err)
     check_not_int8(sym, source)
     fixed = exportable_symbol(sym, image_shape)
-    check_convertible(fixed, set(mx_onnx.get_operator_support()))
+    check_convertible(fixed, set(mx_onnx.get_operator_support(opset)))
     params = {k: v for k, v in list(arg.items()) + list(aux.items())
               if k in fixed.list_arguments() + fixed.list_auxiliary_states()}
     folder = os.path.dirname(out_path)
     if folder and os.path.exists(folder) and not os.path.isdir(folder):
         raise UserError('-o %s: %s is a file, not a folder' % (out_path, folder))
-    last = _LastNode()
-    root = logging.getLogger()
-    root.addFilter(last)
+    model = build(fixed, params, image_shape, opset, props or {})
     try:
         with atomic_path(out_path, keep_extension=True) as tmp:
-            mx_onnx.export_model(fixed, params, in_shapes=[(1,) + tuple(image_shape)],
-                                 in_types=[np.float32], onnx_file_path=tmp, dynamic=True,
-                                 dynamic_input_shapes=[(None,) + tuple(image_shape)],
-                                 verbose=True)
+            onnx.save_model(model, tmp)
+            if check is not None:
+                try:
+                    check(fixed, tmp)
+                except UserError as err:
+                    raise UserError('%s; %s not written' % (err, out_path))
     except OSError as err:  # a full disk, a read-only folder: name the file asked for
         raise OSError(err.errno, err.strerror or str(err), out_path) from err
-    except Exception as err:  # noqa: BLE001 (the exporter raises anything; name where)
-        detail = ' '.join(str(err).split())[:200] or err.__class__.__name__
-        raise UserError("MXNet's ONNX exporter cannot convert %s: %s; nothing written to %s"
-                        % (last.node or 'the graph', detail, out_path))
-    finally:
-        root.removeFilter(last)
     return fixed
 
 
-def check(fixed, arg, aux, path, image_shape, batch, tolerance, seed=0):
-    """onnxruntime against MXNet on random inputs; returns the max abs difference."""
-    x = np.random.RandomState(seed).uniform(-2, 2, (batch,) + tuple(image_shape)).astype(np.float32)
-    ours = mxnet_probabilities(fixed, arg, aux, x)
+def check_inputs(image_shape, mean, std, batch, seed=0):
+    """``batch`` images of pixels uniform in 0..255 (whole numbers, as decoded images
+    are), normalized with the model's per-channel ``mean`` and ``std``, as float32."""
+    channels = image_shape[0]
+    pixels = np.random.RandomState(seed).randint(0, 256, (batch,) + tuple(image_shape))
+    shift = np.asarray(mean[:channels], np.float64).reshape(channels, 1, 1)
+    scale = np.asarray(std[:channels], np.float64).reshape(channels, 1, 1)
+    return ((pixels - shift) / scale).astype(np.float32)
+
+
+def log_probabilities(p):
+    """log(p) in float64, probabilities below SMALLEST taken as it."""
+    return np.log(np.maximum(np.asarray(p, np.float64), SMALLEST))
+
+
+def compare(theirs, ours32, ours64, factor):
+    """Judges onnxruntime's probabilities ``theirs`` against MXNet's float64 ``ours64``
+    relative to float32's own error (MXNet's float32 ``ours32`` against float64), on
+    log-probabilities: a probability's relative error, which sees the small ones too (a
+    confident model's probabilities barely move while its logits do). Returns (ok, a dict
+    of the measurements)."""
+    log64 = log_probabilities(ours64)
+    own = float(np.abs(log_probabilities(ours32) - log64).max())
+    allowed = factor * max(own, FLOOR)
+    diff = float(np.abs(log_probabilities(theirs) - log64).max())
+    ranked = np.sort(log64, axis=1)
+    decisive = ranked[:, -1] - ranked[:, -2] > allowed if log64.shape[1] > 1 \
+        else np.ones(len(log64), bool)
+    same_top1 = bool((theirs.argmax(1) == ours64.argmax(1))[decisive].all())
+    stats = dict(diff=diff, own=own, allowed=allowed, same_top1=same_top1,
+                 decisive=int(decisive.sum()), rows=len(log64))
+    return diff <= allowed and same_top1, stats
+
+
+def check(fixed, arg, aux, path, image_shape, mean, std, batch, factor, seed=0):
+    """onnxruntime against MXNet (see the module); returns the measurements, raises a
+    UserError when the file disagrees."""
+    x = check_inputs(image_shape, mean, std, batch, seed)
+    ours32 = mxnet_probabilities(fixed, arg, aux, x)
+    ours64 = mxnet_probabilities(fixed, arg, aux, x, np.float64)
     theirs = onnx_probabilities(path, x)
-    diff = float(np.abs(ours - theirs).max())
-    same_top1 = bool((ours.argmax(1) == theirs.argmax(1)).all())
-    logging.info('onnxruntime vs MXNet on %d random inputs: max |p diff| %.2e, same top-1: %s',
-                 batch, diff, same_top1)
-    if diff > tolerance or not same_top1:
-        raise UserError('the exported model disagrees with MXNet (max |p diff| %.2e, same top-1 '
-                        '%s); please report it' % (diff, same_top1))
-    return diff
+    ok, stats = compare(theirs, ours32, ours64, factor)
+    logging.info('onnxruntime vs MXNet float64 on %d images of random pixels: max |log p diff| '
+                 '%.2e; MXNet float32 vs float64 %.2e, so allowed %.2e; same top-1: %s (%d of '
+                 '%d images with a top-1 lead beyond that)', batch, stats['diff'], stats['own'],
+                 stats['allowed'], stats['same_top1'], stats['decisive'], batch)
+    if not ok:
+        raise UserError('the exported model disagrees with MXNet: max |log p diff| %.2e against '
+                        'MXNet float64, allowed %.2e (%g x float32\'s own %.2e), same top-1 %s; '
+                        'please report it'
+                        % (stats['diff'], stats['allowed'], factor, stats['own'],
+                           stats['same_top1']))
+    return stats
+
+
+def newest_opset():
+    """The newest opset the installed onnx knows, or None without onnx."""
+    try:
+        from onnx.defs import onnx_opset_version
+    except ImportError:
+        return None
+    return onnx_opset_version()
 
 
 def main():
-    parser = ArgumentParser(description=__doc__.split('\n')[0])
+    newest = newest_opset()
+    parser = ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
     parser.add_argument('--load-epoch', type=int, default=0)
-    protocol.add_protocol_args(parser, resize=False, normalize=False)
+    protocol.add_protocol_args(parser)
     parser.add_argument('-o', '--output', required=True, help='ONNX file to write')
+    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET,
+                        help='ONNX opset, %d..%d. 13: the newest opset MXNet 1.9.1 has '
+                             'conversions for (at 12 it refuses its own softmax), read by '
+                             'onnxruntime since 1.6 and most other runtimes; a higher one '
+                             'stamps the same ops with that opset, for runtimes that need it'
+                             % (MIN_OPSET, newest or DEFAULT_OPSET))
     parser.add_argument('--no-check', action='store_true', help='skip the onnxruntime check')
-    parser.add_argument('--check-batch', type=int, default=4)
-    parser.add_argument('--tolerance', type=float, default=1e-4)
+    parser.add_argument('--check-batch', type=int, default=4,
+                        help='images of random pixels the check runs')
+    parser.add_argument('--tolerance-factor', type=float, default=10.0,
+                        help="how far onnxruntime's log-probabilities may be from MXNet's in "
+                             "float64, in multiples of float32's own error (MXNet float32 "
+                             "against float64; taken as at least %.1e)" % FLOOR)
     args = parser.parse_args()
     if args.check_batch < 1:
         parser.error('--check-batch must be at least 1, not %d' % args.check_batch)
-    if not args.tolerance >= 0:
-        parser.error('--tolerance must be at least 0, not %g' % args.tolerance)
+    if not args.tolerance_factor >= 1:
+        parser.error('--tolerance-factor must be at least 1, not %g' % args.tolerance_factor)
+    if newest is not None and not MIN_OPSET <= args.opset <= newest:
+        parser.error('--opset must be in %d..%d (the installed onnx knows up to %d), not %d'
+                     % (MIN_OPSET, newest, newest, args.opset))
     setup_logging()
-    shape = protocol.resolve(args, args.model, args.load_epoch).image_shape
+    proto = protocol.resolve(args, args.model, args.load_epoch)
+    shape = proto.image_shape
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
-    fixed = export(sym, arg, aux, shape, args.output, params_path)
-    logging.info('exported %s to %s', params_path, args.output)
-    if not args.no_check:
-        check(fixed, arg, aux, args.output, shape, args.check_batch, args.tolerance)
+    network = ((proto.info or {}).get('network')
+               or checkpoint.resolve(args.model, args.load_epoch)[1])
+    props = metadata(proto, network, params_path, checkpoint.num_classes_of(arg))
+
+    def run_check(fixed, path):
+        check(fixed, arg, aux, path, shape, proto.mean, proto.std, args.check_batch,
+              args.tolerance_factor)
+    export(sym, arg, aux, shape, args.output, params_path, args.opset, props,
+           None if args.no_check else run_check)
+    logging.info('exported %s to %s (opset %d)', params_path, args.output, args.opset)
 
 
 if __name__ == '__main__':

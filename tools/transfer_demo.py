@@ -5,7 +5,8 @@
     python tools/transfer_demo.py --pretrain-examples 2000 --pretrain-epochs 1 --epochs 3
 
 1. Fashion-MNIST (make fashion-mnist; converted here if data/fashion-mnist is missing):
-   IGCV3 pretrained with train_cifar.py on --pretrain-examples of its 60,000 images;
+   IGCV3 pretrained with train_cifar.py on --pretrain-examples of its 60,000 images (kept
+   and reused by later runs with the same --out: --resume);
 2. scikit-learn's 1,797 handwritten digits as 28x28 grey images, --train-digits of them
    (a fixed shuffle) to train on, the rest to score (data/digits28/);
 3. the same network trained on those digits twice with the same schedule and budget:
@@ -82,7 +83,7 @@ def main():
         'train_cifar.py', '--data-train', os.path.join(fashion, 'train.rec'),
         '--num-examples', args.pretrain_examples, '--num-epochs', args.pretrain_epochs,
         '--lr', '0.1', '--warmup-epochs', '0.2', '--random-mirror', '1',
-        '--model-prefix', pre] + common)
+        '--model-prefix', pre, '--resume'] + common)
     budget = ['--data-train', os.path.join(digits, 'train.rec'), '--num-epochs', args.epochs,
               '--lr', args.lr, '--random-mirror', '0']
     runs = {
