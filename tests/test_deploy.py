@@ -10,7 +10,6 @@ import pytest
 from common import checkpoint
 from common.errors import UserError
 from common.inference import bind_for_inference
-from conftest import NORM
 from datasets import make_rec
 from helpers import assert_one_line_error, run_script
 
@@ -242,14 +241,17 @@ def test_int8_checkpoint_scores_close_to_fp32(trained, tmp_path):
     make_rec(tmp_path / 'held', 500, 4, size=16, seed=7)
     proc = run_script('tools/quantize.py', '--model', folder / 'm', '--load-epoch', '2',
                       '--calib-data', folder / 'train.rec', '--calib-mode', 'entropy',
-                      '--num-calib-examples', '200', '-o', tmp_path / 'q', *NORM)
+                      '--num-calib-examples', '200', '-o', tmp_path / 'q')  # its model info
     assert proc.returncode == 0, proc.stderr[-2000:]
     qsym = json.loads((tmp_path / 'q-symbol.json').read_text())
     assert any('quantize' in n['op'] for n in qsym['nodes'])
+    info = json.loads((tmp_path / 'q-model.json').read_text())
+    assert info['quantized'] == 'int8' and info['image_shape'] == [3, 16, 16]
+    assert info['mean'] == [128, 128, 128] and info['std'] == [64, 64, 64]
 
-    def accuracy(*model):
+    def accuracy(*model):  # with no preprocessing flag: each checkpoint's model info
         proc = run_script('score.py', *model, '--data-val', tmp_path / 'held.rec', '--gpus=',
-                          '--json', *NORM)
+                          '--json')
         assert proc.returncode == 0, proc.stderr[-2000:]
         return json.loads(proc.stdout)['accuracy']
     fp32 = accuracy('--model', folder / 'm', '--load-epoch', '2')

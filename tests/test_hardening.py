@@ -249,7 +249,8 @@ def test_full_disk_publishes_no_truncated_checkpoint(recs, tmp_path):
         proc = run_script(*train(recs, disk / 'f', '--num-epochs', '3', '--mom', '0'))
         assert_one_line_error(proc, 'could not write checkpoint', 'f-0002.params', 'free disk space')
         assert sorted(p.name for p in disk.iterdir()) == ['f-0001.params', 'f-0001.states',
-                                                          'f-symbol.json', 'f.lock']
+                                                          'f-model.json', 'f-symbol.json',
+                                                          'f.lock']
         assert len(mx.nd.load(str(disk / 'f-0001.params'))) > 0
     finally:
         subprocess.run(['umount', str(disk)], check=True)
