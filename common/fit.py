@@ -247,12 +247,13 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
     if states and os.path.isfile(states) and not distributed:
         shapes = dict(zip(sym.list_arguments(),
                           sym.infer_shape(**dict(train.provide_data + train.provide_label))[0]))
-        names = [n for n in mod._exec_group.param_names if n not in fixed_params]
+        names = mod._exec_group.param_names  # (fixed ones get no update, so no state)
         if mod._update_on_kvstore:
-            expected = {name: (name, shapes[name]) for name in names}
+            expected = {name: (name, shapes[name]) for name in names if name not in fixed_params}
         else:
             expected = {i * len(devices) + k: (name, shapes[name])
-                        for i, name in enumerate(names) for k in range(len(devices))}
+                        for i, name in enumerate(names) if name not in fixed_params
+                        for k in range(len(devices))}
         checkpoint.check_states(states, checkpoint.check_states_file(states), expected,
                                 args.mom, optimizer_params['multi_precision'])
         mod.load_optimizer_states(states)

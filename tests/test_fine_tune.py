@@ -47,6 +47,11 @@ def test_fine_tuning_keeps_the_pretrained_weights_and_replaces_the_classifier(tr
     assert info['num_classes'] == 2 and info['image_shape'] == [3, 16, 16]
     assert info['mean'] == [128, 128, 128] and info['std'] == [64, 64, 64]  # the pretrained's
     assert 'dropped fc_bias, fc_weight' in proc.stderr
+    # Resumed, the optimizer state (none for the frozen layers) fits.
+    proc = tune(trained, target, tmp_path / 'f', '--freeze-stages', '2', '--num-epochs', '2',
+                '--resume')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'Loaded optimizer state' in proc.stderr and (tmp_path / 'f-0002.params').exists()
 
 
 def test_zero_learning_rate_for_the_pretrained_layers_trains_only_the_classifier(
