@@ -12,7 +12,8 @@ per-channel mean/std. 32x32 inputs select the CIFAR layout of every network.
 
 Fashion-MNIST (--dataset fashion-mnist): its native 28x28 grey images (input 1x28x28; the
 CIFAR layout ends on a 4x4 map), mean 72.94 and std 90.02 of its training pixels, the
-same padding + random crop, mirror on (clothing is left-right symmetric), and the
+same padding + random crop (padding black, the images' background, where CIFAR's is mid
+grey), mirror on (clothing is left-right symmetric), and the
 recipe's schedule scaled to the --num-epochs budget: cosine from lr 0.1 to 0 after one
 epoch of linear warm-up (default 30 epochs).
 """
@@ -34,7 +35,7 @@ DATASETS = {
                           rgb_std='90.02,90.02,90.02', data_train='data/fashion-mnist/train.rec',
                           data_val='data/fashion-mnist/val.rec', image_shape='1,28,28',
                           num_epochs=30, lr_scheduler='cosine', warmup_epochs=1,
-                          lr_step_epochs=''),
+                          lr_step_epochs='', fill_value=0),
 }
 
 

@@ -342,7 +342,7 @@ def test_fashion_mnist_recipe():
     args = train_cifar.parse_args(['--dataset', 'fashion-mnist'])
     assert (args.image_shape, args.num_classes, args.rgb_mean, args.rgb_std) == \
         ('1,28,28', 10, '72.94,72.94,72.94', '90.02,90.02,90.02')
-    assert (args.random_crop, args.random_mirror, args.pad_size) == (1, 1, 4)
+    assert (args.random_crop, args.random_mirror, args.pad_size, args.fill_value) == (1, 1, 4, 0)
     assert (args.lr_scheduler, args.warmup_epochs, args.num_epochs) == ('cosine', 1, 30)
     assert args.data_train == 'data/fashion-mnist/train.rec' and args.dataset_name == 'fashion-mnist'
     sym = fit_network(args)
