@@ -50,9 +50,9 @@ def parse_args(argv=None):
     parser.set_defaults(network=None, num_epochs=30, lr=0.01, lr_step_epochs='20',
                         lr_factor=0.1, wd=1e-4, batch_size=64, load_epoch=0)
     known, _ = parser.parse_known_args(argv)
-    prefix, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
-    info = checkpoint.read_model_info(prefix) or {}
+    _, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
     proto = protocol.resolve(argparse.Namespace(), known.pretrained_model, known.load_epoch or 0)
+    info = proto.info or {}
     parser.set_defaults(
         network=info.get('network') or network or 'igcv3',
         image_shape=','.join(map(str, proto.image_shape)),
