@@ -16,7 +16,7 @@ import mxnet as mx
 import numpy as np
 
 from .forms import Form
-from .layers import bn_relu6, channel_permutation, conv_bn
+from .layers import CONSTANT_ATTR, SIZE_OF_ATTR, bn_relu6, channel_permutation, conv_bn
 
 # Grouped 1x1 convs of up to this many groups are trained as dense ones: the dense conv
 # does G times the work, a loss beyond a few groups (IGCV2's go up to 64).
@@ -125,13 +125,28 @@ def interleaved_aux(sym):
             if name in aux and INTERLEAVE_ATTR in attrs}
 
 
+def constant_aux(sym):
+    """{auxiliary state name: (value, the released state of its size)} for the states
+    ``sym`` holds fixed (layers.capped_bn_relu6); empty for the released form."""
+    aux = set(sym.list_auxiliary_states())
+    return {name: (float(attrs[CONSTANT_ATTR]), attrs[SIZE_OF_ATTR])
+            for name, attrs in sym.attr_dict().items() if name in aux and CONSTANT_ATTR in attrs}
+
+
 def _permute_aux(sym, aux, to_graph):
     if not aux:
         return aux
     groups = interleaved_aux(sym)
-    if not groups:
+    constants = constant_aux(sym)
+    if not groups and not constants:
         return aux
     out = dict(aux)
+    for name, (value, size_of) in constants.items():
+        if not to_graph:
+            out.pop(name, None)
+        elif size_of in out:  # (else the variable's initializer gives the value)
+            like = out[size_of]
+            out[name] = mx.nd.full(like.shape, value, ctx=like.context, dtype=like.dtype)
     for name, g in groups.items():
         if name not in out:
             continue
@@ -144,12 +159,13 @@ def _permute_aux(sym, aux, to_graph):
 
 
 def aux_to_graph(sym, aux):
-    """Auxiliary states in the released channel order -> the order ``sym`` keeps them in
-    (a copy; the same dict when nothing differs)."""
+    """Auxiliary states in the released channel order -> the order ``sym`` keeps them in,
+    with the states it holds fixed (constant_aux) added (a copy; the same dict when
+    nothing differs)."""
     return _permute_aux(sym, aux, True)
 
 
 def aux_to_released(sym, aux):
     """The inverse of aux_to_graph: ``sym``'s auxiliary states in released order, the
-    order checkpoints store."""
+    order checkpoints store, without the fixed ones."""
     return _permute_aux(sym, aux, False)

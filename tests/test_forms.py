@@ -20,7 +20,7 @@ from symbol.igcv2 import igcv2_block
 from symbol.igcv3 import igcv3_block
 from symbol.inference_form import inference_form
 from symbol.training_form import (aux_to_graph, aux_to_released, block_diagonal_weight,
-                                  dense_weight, interleaved_aux)
+                                  constant_aux, dense_weight, interleaved_aux)
 
 CIFAR = (3, 32, 32)
 
@@ -131,9 +131,13 @@ def _run(sym, shapes, seed=0):
         else:
             arr[:] = r.uniform(0.5, 1.5, arr.shape) if name.endswith('gamma') \
                 else r.uniform(-0.1, 0.1, arr.shape)
+    fixed = constant_aux(sym)  # (drawing nothing for them keeps the draws of the others)
     for name, arr in exe.aux_dict.items():
-        arr[:] = r.uniform(0.5, 1.5, arr.shape) if name.endswith('var') \
-            else r.uniform(-0.1, 0.1, arr.shape)
+        if name in fixed:
+            arr[:] = fixed[name][0]
+        else:
+            arr[:] = r.uniform(0.5, 1.5, arr.shape) if name.endswith('var') \
+                else r.uniform(-0.1, 0.1, arr.shape)
     out = exe.forward(is_train=True)[0]
     exe.backward(mx.nd.array(r.normal(0, 1, out.shape)) if 'softmax_label' not in shapes else None)
     return out.asnumpy(), {k: v.asnumpy() for k, v in exe.grad_dict.items() if k != 'softmax_label'}
@@ -188,11 +192,18 @@ import mxnet as mx, numpy as np
 import symbol
 from symbol import Form
 from symbol.igcv3 import igcv3_block
+import json
+from common.module import Module
+from symbol.training_form import constant_aux
 from test_forms import _run
 data = mx.sym.Variable('data')
 exact = igcv3_block(data, 'b', 32, 96, 32, 1, True)
 fused = igcv3_block(data, 'b', 32, 96, 32, 1, True, form=Form.CPU_TRAINING_FUSED)
-assert '_contrib_BatchNormWithReLU' in fused.tojson()
+ops = [n['op'] for n in json.loads(fused.tojson())['nodes']]
+# ReLU6 as two oneDNN BatchNorms with ReLU: nothing that leaves oneDNN's layouts.
+assert ops.count('_contrib_BatchNormWithReLU') == 2 and '_minimum_scalar' not in ops, ops
+assert constant_aux(fused) == {'b-depthwise-relu6_moving_mean': (0.0, 'b-depthwise-batchnorm_moving_mean'),
+                               'b-depthwise-relu6_moving_var': (1.0, 'b-depthwise-batchnorm_moving_mean')}
 out_a, grads_a = _run(exact, dict(data=(4, 32, 8, 8)))
 out_b, grads_b = _run(fused, dict(data=(4, 32, 8, 8)))
 np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
@@ -204,6 +215,36 @@ net_a, _ = _run(symbol.get_symbol('igcv3', image_shape='3,32,32', num_classes=10
 net_b, _ = _run(symbol.get_symbol('igcv3', image_shape='3,32,32', num_classes=10,
                                   form=Form.CPU_TRAINING_FUSED), shapes)
 np.testing.assert_allclose(net_b, net_a, rtol=1e-5, atol=1e-6)
+# Through Module: the fixed states start at their values, stay there through training
+# steps, and never reach the released parameters (checkpoints).
+exact = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4)
+fused = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4,
+                          form=Form.CPU_TRAINING_FUSED)
+fixed = constant_aux(fused)
+blocks = sum(1 for n in exact.list_arguments() if n.endswith('depthwise-conv2d_weight'))
+assert len(fixed) == 2 * (blocks + 2) and not constant_aux(exact)  # + stem, last conv
+assert set(fused.list_auxiliary_states()) == set(exact.list_auxiliary_states()) | set(fixed)
+mod = Module(fused, context=mx.cpu())
+mod.bind(data_shapes=[('data', (8, 3, 16, 16))], label_shapes=[('softmax_label', (8,))])
+mod.init_params(mx.init.Xavier())
+mod.init_optimizer(optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
+inside = mod._exec_group.execs[0].aux_dict
+r = np.random.RandomState(0)
+batch = mx.io.DataBatch([mx.nd.array(r.uniform(-1, 1, (8, 3, 16, 16)))], [mx.nd.array(np.arange(8) % 4)])
+for _ in range(3):
+    mod.forward_backward(batch)
+    mod.update()
+mx.nd.waitall()
+for name, (value, _) in fixed.items():
+    assert (inside[name].asnumpy() == value).all(), name
+arg, aux = mod.get_params()
+assert sorted(aux) == sorted(exact.list_auxiliary_states())
+assert not np.allclose(aux['first-3x3-conv-batchnorm_moving_var'].asnumpy(), 1)  # trained
+for name in fixed:
+    inside[name][:] = 7.0
+mod.set_params(arg, aux)  # the released states alone, allow_missing=False
+for name, (value, _) in fixed.items():
+    assert (inside[name].asnumpy() == value).all(), name
 print('fused form ok')
 '''
 
