@@ -19,7 +19,19 @@ is repeated N times, the phases interleaved, and the medians reported:
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
 - --compare-torch: the same network in PyTorch, built from the same stage table
   (tools/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
-  same way, and the ratios.
+  same way, eager and (training) under torch.compile, its compile time reported apart;
+  and the ratios;
+- gemm: the dense float32 GEMM rate of this machine in the same run (the faster of
+  oneDNN's inner product and numpy's BLAS), which makes the compute ceiling: a training
+  image costs 6 x the network's multiply-adds in FLOPs (2 forward, 4 backward), an
+  inference image 2 x, and every speed is also printed as a fraction of peak / cost.
+  (The ceiling counts the released network's multiply-adds; depthwise convs and
+  BatchNorm are memory-bound, so no implementation reaches it.)
+
+With --batch-sizes 32,64,128 it measures training (and PyTorch's with --compare-torch)
+at each batch size instead. With a 1-channel --image-shape (1,28,28) the data phase packs
+28x28 grey PNG records as tools/mnist_to_rec.py does and reads them with the
+Fashion-MNIST recipe's augmentations.
 """
 import argparse
 import json
@@ -31,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import _path  # noqa: F401
 from _path import ROOT
@@ -114,17 +127,22 @@ def phase_data(args, shape):
     folder = tempfile.mkdtemp(prefix='bench-data-')
     rng = np.random.RandomState(0)
     small = shape[1] <= 64
+    grey = shape[0] == 1
     count = args.data_images
     with AtomicRecordWriter(os.path.join(folder, 'd')) as writer:
         for i in range(count):
-            if small:
-                h, w = 32, 32
+            if grey:  # as tools/mnist_to_rec.py packs Fashion-MNIST
+                img = rng.randint(0, 256, shape[1:]).astype(np.uint8)
+                payload = cv2.imencode('.png', img)[1].tobytes()
             else:
-                h, w = 480, int(480 * rng.uniform(1.0, 1.5))
-            img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8), (w, h))
-            writer.write(i, float(i % args.num_classes), cv2.imencode('.jpg', img)[1].tobytes())
+                h, w = (32, 32) if small else (480, int(480 * rng.uniform(1.0, 1.5)))
+                img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8),
+                                 (w, h))
+                payload = cv2.imencode('.jpg', img)[1].tobytes()
+            writer.write(i, float(i % args.num_classes), payload)
     recipe = train_cifar if small else train_imagenet
-    flags = ['--data-train', os.path.join(folder, 'd.rec'), '--data-val=',
+    flags = (['--dataset', 'fashion-mnist'] if grey and small else []) + [
+        '--data-train', os.path.join(folder, 'd.rec'), '--data-val=',
              '--batch-size', str(args.batch_size),
              '--num-examples', str(count), '--num-classes', str(args.num_classes),
              '--image-shape', ','.join(map(str, shape)), '--data-nthreads', str(os.cpu_count()),
@@ -141,7 +159,26 @@ def phase_data(args, shape):
     return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
 
 
-def phase_torch(args, shape, train):
+def phase_gemm(args):
+    """GFLOP/s of a dense float32 GEMM of --gemm-size, with this process's threads: the
+    faster of oneDNN's inner product (MXNet's FullyConnected) and numpy's BLAS."""
+    import mxnet as mx
+    import numpy as np
+    n = args.gemm_size
+    rng = np.random.RandomState(0)
+    a, b = (rng.uniform(-1, 1, (n, n)).astype(np.float32) for _ in range(2))
+    x, w = mx.nd.array(a), mx.nd.array(b)
+    rates = {}
+    for name, step in (
+            ('onednn', lambda: mx.nd.FullyConnected(x, w, num_hidden=n, no_bias=True).wait_to_read()),
+            ('numpy', lambda: a @ b)):
+        rates['gemm_gflops_' + name] = 2.0 * n ** 3 / median_seconds(step, 1, 5) / 1e9
+    rates['gemm_gflops'] = max(rates.values())
+    rates['gemm_size'] = n
+    return rates
+
+
+def phase_torch(args, shape, train, compiled=False):
     try:
         import torch
     except ImportError:
@@ -156,14 +193,25 @@ def phase_torch(args, shape, train):
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
         loss_fn = torch.nn.CrossEntropyLoss()
+        # torch.compile compiles the model (forward and backward graphs) on its first
+        # call; the optimizer step stays eager, as in the usual use of torch.compile.
+        forward = torch.compile(model) if compiled else model
 
         def step():
             opt.zero_grad()
-            loss_fn(model(x), y).backward()
+            loss_fn(forward(x), y).backward()
             opt.step()
+        out = {}
+        if compiled:
+            tic = time.time()
+            step()
+            out['first_step_seconds'] = time.time() - tic
         seconds = median_seconds(step, args.warmup, args.iterations)
-        return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
-                'params': torch_igcv3.parameter_count(model), 'torch': torch.__version__}
+        if compiled:  # the first step's time beyond a compiled step's
+            out['compile_seconds'] = out['first_step_seconds'] - seconds
+        out.update({'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
+                    'params': torch_igcv3.parameter_count(model), 'torch': torch.__version__})
+        return out
     model.eval()
     out = {}
     with torch.no_grad():
@@ -175,12 +223,14 @@ def phase_torch(args, shape, train):
     return out
 
 
-PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data', 'torch_train',
-          'torch_infer')
+PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data', 'gemm', 'torch_train',
+          'torch_infer', 'torch_compile')
+TORCH_PHASES = ('torch_train', 'torch_infer', 'torch_compile')
 
 
-def run_phase(args, phase):
-    cmd = [sys.executable, os.path.abspath(__file__), '--phase', phase] + args.passthrough
+def run_phase(args, phase, extra=()):
+    cmd = [sys.executable, os.path.abspath(__file__), '--phase', phase] + args.passthrough + \
+        list(extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed'}
@@ -198,11 +248,38 @@ def median_of_rounds(rounds):
     return out
 
 
-def table(results, args):
+def ceilings(args, shape, gemm_gflops):
+    """(training, inference) images/s at the GEMM peak: FLOPs per image are 6x and 2x
+    the released network's multiply-adds."""
+    if not gemm_gflops:
+        return None, None
+    import symbol
+    from common.complexity import complexity
+    macs = complexity(symbol.get_symbol(args.network, num_classes=args.num_classes,
+                                        image_shape=shape, multiplier=args.multiplier),
+                      shape)['macs']
+    return gemm_gflops * 1e9 / (6.0 * macs), gemm_gflops * 1e9 / (2.0 * macs)
+
+
+def _cell(v):
+    if v is None:
+        return '-'
+    if isinstance(v, str):
+        return v
+    return '%.2f' % v if v < 10 else '%.1f' % v
+
+
+def _percent(a, b):
+    return '%.1f%%' % (100.0 * a / b) if a and b else None
+
+
+def table(results, args, ceiling=(None, None)):
     def ratio(a, b):
         return a / b if a and b else None
     mx_train, th_train = results['train'].get('train_images_per_sec'), \
         results['torch_train'].get('train_images_per_sec')
+    th_compile = results['torch_compile'].get('train_images_per_sec')
+    train_ceiling, infer_ceiling = ceiling
     mx_infer, th_infer = results['infer_fused'].get('images_per_sec'), \
         results['torch_infer'].get('images_per_sec')
     rows = [
@@ -225,17 +302,55 @@ def table(results, args):
     if args.compare_torch:
         rows += [
             ('PyTorch training images/s', th_train),
+            ('PyTorch training images/s, torch.compile', th_compile),
+            ('torch.compile compile time s (apart)',
+             results['torch_compile'].get('compile_seconds')),
             ('PyTorch inference images/s (batch %d)' % args.batch_size, th_infer),
             ('PyTorch inference latency ms (batch 1)', results['torch_infer'].get('latency_ms')),
+            ('PyTorch peak memory MB (training)', results['torch_train'].get('peak_mb')),
+            ('PyTorch peak memory MB (training, torch.compile)',
+             results['torch_compile'].get('peak_mb')),
             ('training speed, ours / PyTorch', ratio(mx_train, th_train)),
+            ('training speed, ours / torch.compile', ratio(mx_train, th_compile)),
             ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
         ]
+    if train_ceiling:
+        rows += [
+            ('dense GEMM peak GFLOP/s (this run)', results['gemm'].get('gemm_gflops')),
+            ('compute ceiling, training images/s (peak / 6 MACs)', train_ceiling),
+            ('training, ours / ceiling', _percent(mx_train, train_ceiling)),
+            ('inference (fused), ours / ceiling (peak / 2 MACs)',
+             _percent(mx_infer, infer_ceiling)),
+        ]
+        if args.compare_torch:
+            rows += [('training, PyTorch / ceiling', _percent(th_train, train_ceiling)),
+                     ('training, torch.compile / ceiling', _percent(th_compile, train_ceiling))]
     width = max(len(r[0]) for r in rows)
-    lines = ['%s  %s' % (name.ljust(width), ('%.2f' % v if v < 10 else '%.1f' % v)
-                         if v is not None else '-') for name, v in rows]
-    skipped = results['torch_train'].get('skipped') if args.compare_torch else None
-    if skipped:
-        lines.append('PyTorch comparison skipped: ' + skipped)
+    lines = ['%s  %s' % (name.ljust(width), _cell(v)) for name, v in rows]
+    if args.compare_torch:
+        for phase in TORCH_PHASES:
+            problem = results[phase].get('skipped') or results[phase].get('error')
+            if problem:
+                lines.append('PyTorch comparison (%s) skipped: %s' % (phase, problem))
+    return '\n'.join(lines)
+
+
+def sweep_table(sweep, args, train_ceiling):
+    """Training images/s (and PyTorch's) per batch size."""
+    lines = ['batch  ours images/s  peak MB' + ('  PyTorch images/s  peak MB  ours / PyTorch'
+                                                if args.compare_torch else '')
+             + ('  ours / ceiling' if train_ceiling else '')]
+    for batch_size, res in sorted(sweep.items()):
+        ours, theirs = res['train'], res.get('torch_train', {})
+        cells = [str(batch_size).ljust(5), _cell(ours.get('train_images_per_sec')).rjust(13),
+                 _cell(ours.get('peak_mb')).rjust(8)]
+        if args.compare_torch:
+            a, b = ours.get('train_images_per_sec'), theirs.get('train_images_per_sec')
+            cells += [_cell(b).rjust(17), _cell(theirs.get('peak_mb')).rjust(8),
+                      _cell(a / b if a and b else None).rjust(15)]
+        if train_ceiling:
+            cells.append(_cell(_percent(ours.get('train_images_per_sec'), train_ceiling)).rjust(15))
+        lines.append('  '.join(cells))
     return '\n'.join(lines)
 
 
@@ -255,12 +370,18 @@ def parse_args(argv=None):
     parser.add_argument('--data-images', type=int, default=512, help='images in the data test')
     parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
     parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
-    parser.add_argument('--phases', default='train,train_exact,infer_fused,infer_plain,data',
-                        help='which measurements (torch_train,torch_infer with --compare-torch)')
+    parser.add_argument('--phases', default='train,train_exact,infer_fused,infer_plain,data,gemm',
+                        help='which measurements (torch_train,torch_infer,torch_compile with '
+                             '--compare-torch)')
     parser.add_argument('--compare-torch', action='store_true',
                         help='add the same network in PyTorch (optional torch), interleaved')
     parser.add_argument('--rounds', type=int, default=1,
                         help='repeat every measurement this many times, interleaved; medians')
+    parser.add_argument('--batch-sizes', default='',
+                        help='e.g. 32,64,128: measure training (and PyTorch training with '
+                             '--compare-torch) at each batch size instead of the phases')
+    parser.add_argument('--gemm-size', type=int, default=2048,
+                        help='matrix size of the GEMM peak measurement')
     parser.add_argument('--json', default='', help='write the results here too')
     parser.add_argument('--phase', default='', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -281,6 +402,17 @@ def parse_args(argv=None):
     return args
 
 
+def parse_batch_sizes(text):
+    try:
+        sizes = [int(b) for b in text.split(',') if b.strip()]
+    except ValueError:
+        sizes = [0]
+    if any(b < 1 for b in sizes):
+        raise UserError("--batch-sizes '%s' must be positive numbers separated by commas, "
+                        "e.g. 32,64,128" % text)
+    return sizes
+
+
 def main():
     setup_logging()
     argv = sys.argv[1:]
@@ -293,34 +425,58 @@ def main():
               'infer_fused': lambda: phase_infer(args, shape, True),
               'infer_plain': lambda: phase_infer(args, shape, False),
               'data': lambda: phase_data(args, shape),
+              'gemm': lambda: phase_gemm(args),
               'torch_train': lambda: phase_torch(args, shape, True),
-              'torch_infer': lambda: phase_torch(args, shape, False)}[args.phase]
+              'torch_infer': lambda: phase_torch(args, shape, False),
+              'torch_compile': lambda: phase_torch(args, shape, True, compiled=True)}[args.phase]
         sys.stdout.write(json.dumps(fn()) + '\n')
         return
-    args.passthrough = [a for a in argv if not a.startswith('--json')]
-    if '--json' in argv:
-        i = argv.index('--json')
-        args.passthrough = argv[:i] + argv[i + 2:]
+    args.passthrough = list(argv)
+    for flag in ('--json', '--batch-sizes'):  # (the parent's own)
+        args.passthrough = [a for a in args.passthrough if not a.startswith(flag + '=')]
+        if flag in args.passthrough:
+            i = args.passthrough.index(flag)
+            args.passthrough = args.passthrough[:i] + args.passthrough[i + 2:]
     wanted = [p for p in args.phases.split(',') if p]
     if args.compare_torch:
-        wanted += [p for p in ('torch_train', 'torch_infer') if p not in wanted]
+        wanted += [p for p in TORCH_PHASES if p not in wanted]
     unknown = [p for p in wanted if p not in PHASES]
     if unknown:
         raise UserError('unknown --phases %s: choose from %s' % (','.join(unknown), ','.join(PHASES)))
-    rounds = {p: [] for p in PHASES}
-    for r in range(args.rounds):
-        for p in wanted:
-            rounds[p].append(run_phase(args, p))
-            logging.info('round %d %s: %s', r, p, rounds[p][-1])
-    results = {p: median_of_rounds(rounds[p]) for p in PHASES}
-    report = {'command': 'python tools/benchmark.py ' + ' '.join(argv), 'rounds': rounds,
+    sizes = parse_batch_sizes(args.batch_sizes)
+    report = {'command': 'python tools/benchmark.py ' + ' '.join(argv),
               'machine': machine_description(), 'network': args.network,
               'image_shape': args.image_shape, 'batch_size': args.batch_size,
               'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
               'environment': {k: os.environ.get(k) for k in (
-                  'OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')},
-              'results': results}
-    sys.stdout.write(table(results, args) + '\n')
+                  'OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')}}
+    if sizes:
+        wanted = ['train'] + (['torch_train'] if args.compare_torch else [])
+        rounds = {b: {p: [] for p in wanted} for b in sizes}
+        gemm = []
+        for r in range(args.rounds):
+            gemm.append(run_phase(args, 'gemm'))
+            for b in sizes:
+                for p in wanted:
+                    rounds[b][p].append(run_phase(args, p, ['--batch-size', str(b)]))
+                    logging.info('round %d batch %d %s: %s', r, b, p, rounds[b][p][-1])
+        sweep = {b: {p: median_of_rounds(rounds[b][p]) for p in wanted} for b in sizes}
+        train_ceiling, _ = ceilings(args, shape, median_of_rounds(gemm).get('gemm_gflops'))
+        report.update(rounds={str(b): v for b, v in rounds.items()}, gemm_rounds=gemm,
+                      results={str(b): v for b, v in sweep.items()},
+                      training_ceiling_images_per_sec=train_ceiling)
+        sys.stdout.write(sweep_table(sweep, args, train_ceiling) + '\n')
+    else:
+        rounds = {p: [] for p in PHASES}
+        for r in range(args.rounds):
+            for p in wanted:
+                rounds[p].append(run_phase(args, p))
+                logging.info('round %d %s: %s', r, p, rounds[p][-1])
+        results = {p: median_of_rounds(rounds[p]) for p in PHASES}
+        ceiling = ceilings(args, shape, results['gemm'].get('gemm_gflops'))
+        report.update(rounds=rounds, results=results,
+                      ceiling_images_per_sec={'training': ceiling[0], 'inference': ceiling[1]})
+        sys.stdout.write(table(results, args, ceiling) + '\n')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
