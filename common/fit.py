@@ -135,7 +135,7 @@ def with_lr_mult(sym, lr_mult):
 def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(),
         lr_mult=None):
     """Train ``get_network(args, form)`` on ``data_loader(args, kv, epoch) -> (train, val)``;
-    the network trains in the form common.runtime.training_form picks, and checkpoints
+    the network trains in the form common.runtime.training_network picks, and checkpoints
     store ``get_network(args, Form.RELEASED)``, the graph with the released ops.
 
     ``initial_params`` (arg_params, aux_params) start a run that resumes nothing (fine-
@@ -183,7 +183,6 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
         return data_mod.time_data_pipeline(train, args.batch_size, args.disp_batches)
 
     devices = runtime.get_devices(args.gpus)
-    form = runtime.training_form(args.fast_group_conv, devices)
     epoch_size = data_mod.batches_per_epoch(args, kv) if not args.benchmark else None
     if epoch_size is None:
         epoch_size = max(1, args.num_examples // args.batch_size) if args.num_examples else 10
@@ -206,7 +205,9 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
         logging.info('already trained %d of %d epochs: nothing to do', begin_epoch, args.num_epochs)
         return None
 
-    sym = get_network(args, form)
+    form, sym = runtime.training_network(
+        args.fast_group_conv, devices, lambda f: get_network(args, f),
+        (args.batch_size,) + tuple(int(v) for v in args.image_shape.split(',')))
     if lr_mult:
         sym = with_lr_mult(sym, lr_mult)
     saved_sym = get_network(args, Form.RELEASED)

@@ -69,6 +69,46 @@ def get_devices(gpus):
     return [mx.gpu(i) for i in ids]
 
 
+def cpu_has_avx512():
+    """True when this CPU has the AVX-512 subsets of oneDNN's avx512_core kernels."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = next((line.split(':', 1)[1].split() for line in f
+                          if line.startswith('flags')), [])
+    except OSError:
+        return False
+    return all(flag in flags for flag in ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq'))
+
+
+def training_network(fast_group_conv, devices, build, data_shape):
+    """(form, symbol) a run trains, ``build(form)`` making the symbol (data_shape: the
+    batch's). On an AVX-512 CPU, unless DNNL_MAX_CPU_ISA is set or --fast-group-conv is 0:
+    the padded training form (symbol.forms.Form.CPU_TRAINING_PADDED) under oneDNN's
+    AVX-512 kernels, when the network builds in it with every activation's channel count
+    a multiple of 16 (symbol.training_form.unblocked_activations). Otherwise the form of
+    training_form (AVX2 kernels)."""
+    from symbol import Form, NetworkConfigError
+    from symbol.training_form import unblocked_activations
+    on_cpu = all(d.device_type == 'cpu' for d in devices)
+    if on_cpu and fast_group_conv != 0 and not os.environ.get('DNNL_MAX_CPU_ISA') \
+            and cpu_has_avx512():
+        try:
+            sym = build(Form.CPU_TRAINING_PADDED)
+            why = unblocked_activations(sym, data_shape)
+        except (NetworkConfigError, UserError) as err:
+            sym, why = None, str(err)
+        if not why:
+            logging.info('CPU training: oneDNN AVX-512 kernels, training form '
+                         '(--fast-group-conv 1), BatchNorm+ReLU fused, activations padded to '
+                         'multiples of 16 channels')
+            return Form.CPU_TRAINING_PADDED, sym
+        logging.info('the padded training form does not apply (%s); AVX2 kernels',
+                     why if isinstance(why, str) else
+                     'channels not a multiple of 16 at %s' % ', '.join(why[:3]))
+    form = training_form(fast_group_conv, devices)
+    return form, build(form)
+
+
 def training_form(fast_group_conv, devices):
     """The form a run trains (symbol.forms.Form), from --fast-group-conv (None: the CPU
     training form on the CPU, the released ops on GPUs; 0: released; 1: CPU training form)

@@ -6,9 +6,10 @@ import math
 import mxnet as mx
 
 from .errors import NetworkConfigError
-from .forms import BUILT_FORMS, Form
+from .forms import BUILT_FORMS, PAD_MULTIPLE, PADDABLE_FAMILIES, Form
 from .layers import LAST, STEM, conv_bn
 from .registry import family_of, get_spec
+from .training_form import padded, padded_conv_bn
 from .widths import plan_widths
 
 
@@ -68,6 +69,9 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
         raise NetworkConfigError('form must be one of %s, got %r'
                                  % (', '.join(f.name for f in BUILT_FORMS), form))
     make_blocks, _ = family_of(spec)
+    if form is Form.CPU_TRAINING_PADDED and spec.family not in PADDABLE_FAMILIES:
+        raise NetworkConfigError('the padded training form is built for the %s families, '
+                                 'not %s' % (', '.join(PADDABLE_FAMILIES), spec.family))
     block, align, stages = make_blocks(spec, form, dtype, **options)
     image_shape = parse_image_shape(image_shape)
     layout = resolve_layout(layout, image_shape)
@@ -89,6 +93,9 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
             'image shape %s is too small for the %s layout (needs at least %dx%d)'
             % (','.join(str(v) for v in image_shape), layout, reduction, reduction))
 
+    if padded(plan.stem, form) != plan.stem:
+        raise NetworkConfigError('the padded training form needs a stem of a multiple of %d '
+                                 'channels, not %d' % (PAD_MULTIPLE, plan.stem))
     data = mx.sym.Variable('data')
     if dtype == 'float16':
         data = mx.sym.Cast(data=data, dtype='float16', name='data_fp16')
@@ -101,7 +108,7 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
             body = block(body, 'seq-%d-block%d' % (i, j), in_c, stage.expansion(j), stage.c,
                          stride, j > 0)
             in_c = stage.c
-    body = conv_bn(body, LAST, plan.last, relu6=True, form=form)
+    body = padded_conv_bn(body, LAST, plan.last, in_c, form, relu6=True, pad_out=False)
     pool_kernel = (-(-height // reduction), -(-width // reduction))
     body = mx.sym.Pooling(data=body, kernel=pool_kernel, stride=(1, 1), pool_type='avg',
                           global_pool=True, name='global_pool')

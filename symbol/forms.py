@@ -12,6 +12,14 @@ they differ in the operators that compute it:
 - ``CPU_TRAINING_FUSED``: ``CPU_TRAINING`` with BatchNorm and ReLU fused into one oneDNN
   operator, which trains only under oneDNN kernels with one activation blocking (AVX2 and
   below, see common.runtime).
+- ``CPU_TRAINING_PADDED``: ``CPU_TRAINING_FUSED`` for oneDNN's AVX-512 kernels, which
+  block activations by 16 channels (and by 8 where a count is not a multiple of 16, which
+  they cannot mix in BatchNorm's backward): the activations between blocks whose channel
+  count is not a multiple of 16 (IGCV3's 24) carry zero channels up to the next multiple
+  (symbol.training_form.padded): the weights and BatchNorm parameters around them are the
+  released ones with zero rows, columns and entries added inside the graph, so the
+  parameters, their gradients and the function are the released ones. Built for the
+  families that support it (PADDABLE_FAMILIES).
 - ``INFERENCE``: a rewrite of any checkpoint, the released one included, for CPU inference
   (symbol.inference_form): permutations folded into the conv rows and BatchNorm
   parameters before them, those convs dense.
@@ -27,13 +35,24 @@ class Form(enum.Enum):
     RELEASED = 'released'
     CPU_TRAINING = 'training'
     CPU_TRAINING_FUSED = 'fused'
+    CPU_TRAINING_PADDED = 'padded'
     INFERENCE = 'inference'
 
     @property
     def cpu_training(self):
         """True for the CPU training forms (fused or not)."""
-        return self in (Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED)
+        return self in (Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED, Form.CPU_TRAINING_PADDED)
+
+    @property
+    def fused(self):
+        """True for the CPU training forms with BatchNorm fused with ReLU."""
+        return self in (Form.CPU_TRAINING_FUSED, Form.CPU_TRAINING_PADDED)
 
 
 # What the builders make.
-BUILT_FORMS = (Form.RELEASED, Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED)
+BUILT_FORMS = (Form.RELEASED, Form.CPU_TRAINING, Form.CPU_TRAINING_FUSED,
+               Form.CPU_TRAINING_PADDED)
+# The block families that build Form.CPU_TRAINING_PADDED.
+PADDABLE_FAMILIES = ('igcv3', 'mobilenetv2')
+# Its channel multiple: oneDNN's AVX-512 blocking.
+PAD_MULTIPLE = 16

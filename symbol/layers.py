@@ -3,7 +3,7 @@
 ``form`` (symbol.forms) selects how ReLU6 is computed: the released ``clip(x, 0, 6)``;
 under ``Form.CPU_TRAINING`` ``min(relu(x), 6)`` (the same values, exactly; MXNet 1.9's
 clip kernel is slow on the CPU and oneDNN's ReLU is not); under
-``Form.CPU_TRAINING_FUSED`` two oneDNN BatchNorms with fused ReLU and nothing else
+the fused forms (``Form.CPU_TRAINING_FUSED``, ``CPU_TRAINING_PADDED``) two oneDNN BatchNorms with fused ReLU and nothing else
 (capped_bn_relu6). The gradients of clip and relu differ only at x == 0 exactly (clip
 passes it, relu does not).
 """
@@ -29,7 +29,7 @@ def bn_relu6(data, prefix, with_relu6, form=Form.RELEASED, **inputs):
     settings = dict(fix_gamma=False, use_global_stats=False, eps=1e-5,
                     name='%s-batchnorm' % prefix, **inputs)
     if form.cpu_training and with_relu6:
-        if form is Form.CPU_TRAINING_FUSED:
+        if form.fused:
             return capped_bn_relu6(data, prefix, settings)
         out = mx.sym.Activation(mx.sym.BatchNorm(data=data, **settings), act_type='relu',
                                 name='%s-relu' % prefix)
@@ -73,13 +73,15 @@ def capped_bn_relu6(data, prefix, settings):
 
 
 def conv_bn(data, prefix, num_filter, kernel=1, stride=1, num_group=1, relu6=False,
-            form=Form.RELEASED):
-    """Convolution (no bias) -> BatchNorm [-> ReLU6]."""
+            form=Form.RELEASED, weight=None, **inputs):
+    """Convolution (no bias) -> BatchNorm [-> ReLU6]. ``weight`` and ``inputs`` (see
+    bn_relu6) replace the conv's weight and BatchNorm's variables by other symbols."""
     pad = (kernel // 2, kernel // 2)
+    extra = {} if weight is None else {'weight': weight}
     out = mx.sym.Convolution(data=data, num_filter=num_filter, kernel=(kernel, kernel),
                              num_group=num_group, stride=(stride, stride), pad=pad,
-                             no_bias=True, name='%s-conv2d' % prefix)
-    return bn_relu6(out, prefix, relu6, form)
+                             no_bias=True, name='%s-conv2d' % prefix, **extra)
+    return bn_relu6(out, prefix, relu6, form, **inputs)
 
 
 def channel_permutation(data, groups, prefix):

@@ -12,6 +12,7 @@ import mxnet as mx
 from .forms import Form
 from .layers import conv_bn
 from .registry import NetworkSpec, register, register_family
+from .training_form import padded_conv_bn
 
 # t, c, n, s
 MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -20,10 +21,14 @@ MOBILENETV2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
 
 def mobilenetv2_block(data, prefix, in_channels, expand_channels, out_channels, stride,
                       residual, form=Form.RELEASED):
-    out = conv_bn(data, prefix + '-exp', expand_channels, relu6=True, form=form)
+    # (Form.CPU_TRAINING_PADDED: the input and output carry zero channels, see
+    # symbol.training_form.padded.)
+    out = padded_conv_bn(data, prefix + '-exp', expand_channels, in_channels, form,
+                         relu6=True, pad_out=False)
     out = conv_bn(out, prefix + '-depthwise', expand_channels, kernel=3, stride=stride,
                   num_group=expand_channels, relu6=True, form=form)
-    out = conv_bn(out, prefix + '-linear', out_channels)
+    out = padded_conv_bn(out, prefix + '-linear', out_channels, expand_channels, form,
+                         pad_in=False)
     if residual:
         out = mx.sym.elemwise_add(data, out, name=prefix + '-shortcut')
     return out

@@ -12,10 +12,13 @@ running statistics then live in interleaved order inside the graph; checkpoints 
 the released order, and aux_to_graph/aux_to_released convert (common.module.Module
 does it at its boundary).
 """
+import json
+
 import mxnet as mx
 import numpy as np
 
-from .forms import Form
+from .errors import NetworkConfigError
+from .forms import PAD_MULTIPLE, Form
 from .layers import CONSTANT_ATTR, SIZE_OF_ATTR, bn_relu6, channel_permutation, conv_bn
 
 # Grouped 1x1 convs of up to this many groups are trained as dense ones: the dense conv
@@ -24,6 +27,78 @@ DENSE_MAX_GROUPS = 4
 
 # Marks a BatchNorm state variable kept in interleaved order, with its group count.
 INTERLEAVE_ATTR = '__interleave_groups__'
+# Marks a BatchNorm state variable with zero channels added (Form.CPU_TRAINING_PADDED):
+# 'released count,padded count'.
+PADDED_ATTR = '__padded_channels__'
+# The operators whose outputs are activations oneDNN lays out (unblocked_activations).
+ACTIVATION_OPS = ('Convolution', 'BatchNorm', '_contrib_BatchNormWithReLU', 'elemwise_add',
+                  'add_n', 'Activation')
+
+
+def padded(channels, form):
+    """The channel count an activation between blocks of ``channels`` channels has in
+    ``form``: the next multiple of PAD_MULTIPLE in Form.CPU_TRAINING_PADDED, else itself."""
+    if form is not Form.CPU_TRAINING_PADDED:
+        return channels
+    return -(-channels // PAD_MULTIPLE) * PAD_MULTIPLE
+
+
+def pad_weight(weight, num_filter, in_channels, out_pad, in_pad, F=mx.sym):
+    """The (num_filter, in_channels, 1, 1) 1x1 weight ``weight`` with zero columns up to
+    ``in_pad`` inputs (zero input channels meet zero weights) and zero rows up to
+    ``out_pad`` outputs (zero output channels)."""
+    if in_pad > in_channels:
+        weight = F.concat(weight, F.zeros((num_filter, in_pad - in_channels, 1, 1)), dim=1)
+    if out_pad > num_filter:
+        weight = F.concat(weight, F.zeros((out_pad - num_filter, in_pad, 1, 1)), dim=0)
+    return weight
+
+
+def padded_bn_inputs(prefix, channels, padded_channels):
+    """bn_relu6's inputs for a BatchNorm of ``channels`` whose data carries
+    ``padded_channels``: gamma and beta with zeros added (so the added channels stay
+    exactly zero, in training and inference), the running statistics as variables of the
+    padded size, marked PADDED_ATTR (aux_to_graph/aux_to_released pad and cut them)."""
+    bn = '%s-batchnorm' % prefix
+    extra = padded_channels - channels
+    inputs = {what: mx.sym.concat(mx.sym.Variable('%s_%s' % (bn, what), shape=(channels,)),
+                                  mx.sym.zeros((extra,)), dim=0)
+              for what in ('gamma', 'beta')}
+    marked = {PADDED_ATTR: '%d,%d' % (channels, padded_channels)}
+    inputs.update({what: mx.sym.Variable('%s_%s' % (bn, what), attr=marked)
+                   for what in ('moving_mean', 'moving_var')})
+    return inputs
+
+
+def padded_conv_bn(data, prefix, num_filter, in_channels, form, relu6=False, pad_in=True,
+                   pad_out=True):
+    """A dense 1x1 conv_bn whose input carries padded(in_channels) channels (``pad_in``)
+    and whose output carries padded(num_filter) (``pad_out``): MobileNetV2's 1x1 convs,
+    the last conv. The released conv_bn in the other forms."""
+    in_pad = padded(in_channels, form) if pad_in else in_channels
+    out_pad = padded(num_filter, form) if pad_out else num_filter
+    if (in_pad, out_pad) == (in_channels, num_filter):
+        return conv_bn(data, prefix, num_filter, relu6=relu6, form=form)
+    weight = pad_weight(mx.sym.Variable('%s-conv2d_weight' % prefix,
+                                        shape=(num_filter, in_channels, 1, 1)),
+                        num_filter, in_channels, out_pad, in_pad)
+    inputs = padded_bn_inputs(prefix, num_filter, out_pad) if out_pad > num_filter else {}
+    return conv_bn(data, prefix, out_pad, relu6=relu6, form=form, weight=weight, **inputs)
+
+
+def unblocked_activations(sym, data_shape):
+    """Names of the operators of ``sym`` whose 4-D output (at ``data_shape``) has a channel
+    count that is not a multiple of PAD_MULTIPLE: none, for a graph that trains under
+    oneDNN's AVX-512 kernels without mixing blockings."""
+    internals = sym.get_internals()
+    shapes = dict(zip(internals.list_outputs(), internals.infer_shape(data=data_shape)[1]))
+    bad = []
+    for node in json.loads(sym.tojson())['nodes']:
+        shape = shapes.get(node['name'] + '_output')
+        if node['op'] in ACTIVATION_OPS and shape and len(shape) == 4 and \
+                shape[1] % PAD_MULTIPLE:
+            bad.append(node['name'])
+    return bad
 
 
 def interleave_order(channels, groups):
@@ -86,14 +161,21 @@ def dense_weight(weight, num_group):
 def block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
                            dtype='float32', interleave=False, form=Form.CPU_TRAINING):
     """conv_bn(..., kernel=1, num_group=G) [+ channel_permutation if ``interleave``] as a
-    dense 1x1 convolution with the block-diagonal weight of the same parameter."""
+    dense 1x1 convolution with the block-diagonal weight of the same parameter (with
+    zero columns and rows for padded input and output channels, Form.CPU_TRAINING_PADDED)."""
     name = '%s-conv2d' % prefix
-    weight = block_diagonal_weight(name + '_weight', num_filter, in_channels, num_group,
-                                   dtype, interleave)
-    out = mx.sym.Convolution(data=data, weight=weight, num_filter=num_filter, kernel=(1, 1),
+    in_pad, out_pad = padded(in_channels, form), padded(num_filter, form)
+    if interleave and out_pad != num_filter:
+        raise NetworkConfigError('%s: the padded training form cannot pad a permuted output '
+                                 '(%d channels)' % (prefix, num_filter))
+    weight = pad_weight(block_diagonal_weight(name + '_weight', num_filter, in_channels,
+                                              num_group, dtype, interleave),
+                        num_filter, in_channels, out_pad, in_pad)
+    out = mx.sym.Convolution(data=data, weight=weight, num_filter=out_pad, kernel=(1, 1),
                              no_bias=True, name=name)
     if not interleave:
-        return bn_relu6(out, prefix, relu6, form)
+        inputs = padded_bn_inputs(prefix, num_filter, out_pad) if out_pad > num_filter else {}
+        return bn_relu6(out, prefix, relu6, form, **inputs)
     rows = num_filter // num_group
     bn = '%s-batchnorm' % prefix
     # (BatchNorm keeps float32 parameters for float16 data.)
@@ -114,6 +196,9 @@ def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
     if form.cpu_training and 1 < num_group <= DENSE_MAX_GROUPS:
         return block_diagonal_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6,
                                       dtype, interleave, form)
+    if (padded(in_channels, form), padded(num_filter, form)) != (in_channels, num_filter):
+        raise NetworkConfigError('%s: the padded training form pads dense or block-diagonal '
+                                 '1x1 convs only (%d groups)' % (prefix, num_group))
     out = conv_bn(data, prefix, num_filter, num_group=num_group, relu6=relu6, form=form)
     return channel_permutation(out, num_group, prefix) if interleave else out
 
@@ -133,14 +218,33 @@ def constant_aux(sym):
             for name, attrs in sym.attr_dict().items() if name in aux and CONSTANT_ATTR in attrs}
 
 
+def padded_aux(sym):
+    """{auxiliary state name: (released count, padded count)} for the states ``sym`` holds
+    with zero channels added."""
+    aux = set(sym.list_auxiliary_states())
+    return {name: tuple(int(v) for v in attrs[PADDED_ATTR].split(','))
+            for name, attrs in sym.attr_dict().items() if name in aux and PADDED_ATTR in attrs}
+
+
 def _permute_aux(sym, aux, to_graph):
     if not aux:
         return aux
     groups = interleaved_aux(sym)
     constants = constant_aux(sym)
-    if not groups and not constants:
+    pads = padded_aux(sym)
+    if not groups and not constants and not pads:
         return aux
     out = dict(aux)
+    for name, (count, padded_count) in pads.items():
+        if name not in out:
+            continue
+        arr = out[name]
+        if not to_graph:
+            out[name] = arr[:count]
+        elif arr.shape[0] == count:  # added channels: mean 0, variance 1 (never used)
+            fill = mx.nd.full((padded_count - count,), 1.0 if name.endswith('_var') else 0.0,
+                              ctx=arr.context, dtype=arr.dtype)
+            out[name] = mx.nd.concat(arr, fill, dim=0)
     for name, (value, size_of) in constants.items():
         if not to_graph:
             out.pop(name, None)

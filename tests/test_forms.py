@@ -20,7 +20,8 @@ from symbol.igcv2 import igcv2_block
 from symbol.igcv3 import igcv3_block
 from symbol.inference_form import inference_form
 from symbol.training_form import (aux_to_graph, aux_to_released, block_diagonal_weight,
-                                  constant_aux, dense_weight, interleaved_aux)
+                                  constant_aux, dense_weight, interleaved_aux, padded_aux,
+                                  unblocked_activations)
 
 CIFAR = (3, 32, 32)
 
@@ -131,13 +132,16 @@ def _run(sym, shapes, seed=0):
         else:
             arr[:] = r.uniform(0.5, 1.5, arr.shape) if name.endswith('gamma') \
                 else r.uniform(-0.1, 0.1, arr.shape)
-    fixed = constant_aux(sym)  # (drawing nothing for them keeps the draws of the others)
+    # The same draws as the released graph's: nothing for the fixed states, the released
+    # count for padded ones (then the padding's values).
+    fixed, pads = constant_aux(sym), padded_aux(sym)
     for name, arr in exe.aux_dict.items():
         if name in fixed:
             arr[:] = fixed[name][0]
-        else:
-            arr[:] = r.uniform(0.5, 1.5, arr.shape) if name.endswith('var') \
-                else r.uniform(-0.1, 0.1, arr.shape)
+            continue
+        count = pads[name][0] if name in pads else arr.shape[0]
+        values = r.uniform(0.5, 1.5, count) if name.endswith('var') else r.uniform(-0.1, 0.1, count)
+        arr[:] = np.concatenate([values, np.full(arr.shape[0] - count, 1.0 if name.endswith('var') else 0.0)])
     out = exe.forward(is_train=True)[0]
     exe.backward(mx.nd.array(r.normal(0, 1, out.shape)) if 'softmax_label' not in shapes else None)
     return out.asnumpy(), {k: v.asnumpy() for k, v in exe.grad_dict.items() if k != 'softmax_label'}
@@ -156,6 +160,110 @@ def test_training_form_network_gives_the_released_outputs(network):
     out_a, _ = _run(exact, shapes)
     out_b, _ = _run(fast, shapes)
     np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('network', ['igcv3', 'igcv3_g2g4', 'mobilenetv2'])
+def test_padded_training_form_gives_the_released_outputs_and_gradients(network):
+    """Form.CPU_TRAINING_PADDED: the released parameters (names and shapes), every
+    activation a multiple of 16 channels, the released outputs; on an IGCV3 small enough
+    to be well conditioned (16x16: stage 2's 24 channels padded to 32), every parameter's
+    gradient too, at the tolerance of the block tests."""
+    exact = symbol.get_symbol(network, image_shape=CIFAR, num_classes=10)
+    pad = symbol.get_symbol(network, image_shape=CIFAR, num_classes=10,
+                            form=Form.CPU_TRAINING_PADDED)
+    assert pad.list_arguments() == exact.list_arguments()
+    assert pad.infer_shape(data=(8,) + CIFAR)[0] == exact.infer_shape(data=(8,) + CIFAR)[0]
+    assert unblocked_activations(exact, (8,) + CIFAR) and not unblocked_activations(pad, (8,) + CIFAR)
+    # The BatchNorms of the 24-channel outputs (stage 2) hold 32 running values inside.
+    assert set(padded_aux(pad).values()) == {(24, 32)}
+    shapes = dict(data=(8,) + CIFAR, softmax_label=(8,))
+    np.testing.assert_allclose(_run(pad, shapes)[0], _run(exact, shapes)[0], rtol=1e-5, atol=1e-5)
+    if network == 'mobilenetv2':
+        return  # (its gradients move by percents for a 1e-6 input change: see the block test)
+    small = (3, 16, 16)
+    shallow = {'igcv3': ('igcv3_0.5x', {}), 'igcv3_g2g4': ('igcv3_0.5x', {'g2': 4})}[network]
+    exact = symbol.get_symbol(shallow[0], image_shape=small, num_classes=10, **shallow[1])
+    pad = symbol.get_symbol(shallow[0], image_shape=small, num_classes=10,
+                            form=Form.CPU_TRAINING_PADDED, **shallow[1])
+    shapes = dict(data=(4,) + small)
+    out_a, grads_a = _run(exact, shapes)
+    out_b, grads_b = _run(pad, shapes)
+    np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
+    scale = max(np.abs(g).max() for g in grads_a.values())
+    for name in grads_a:
+        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize('block', ['igcv3', 'mobilenetv2'])
+def test_padded_block_has_the_released_outputs_and_gradients(block):
+    """A block of 24 channels in and out, its input and output carried in 32 channels: the
+    added output channels are exactly zero; the others, the input's gradient and every
+    parameter's gradient are the released block's."""
+    from symbol.mobilenetv2 import mobilenetv2_block
+    make = {'igcv3': igcv3_block, 'mobilenetv2': mobilenetv2_block}[block]
+    data = mx.sym.Variable('data')
+    exact = make(data, 'b', 24, 144, 24, 1, True)
+    pad = make(data, 'b', 24, 144, 24, 1, True, form=Form.CPU_TRAINING_PADDED)
+    r = np.random.RandomState(0)
+    x = r.normal(0, 1, (4, 24, 8, 8)).astype(np.float32)
+    head = r.normal(0, 1, (4, 24, 8, 8)).astype(np.float32)
+    results = []
+    for sym, channels in ((exact, 24), (pad, 32)):
+        exe = sym.simple_bind(mx.cpu(), data=(4, channels, 8, 8))
+        rs = np.random.RandomState(1)
+        for name in sym.list_arguments():
+            if name == 'data':
+                continue
+            arr = exe.arg_dict[name]
+            arr[:] = rs.normal(0, np.sqrt(2.0 / np.prod(arr.shape[1:])), arr.shape) \
+                if arr.ndim > 1 else rs.uniform(0.5, 1.5, arr.shape)
+        for name, (value, _) in constant_aux(sym).items():
+            exe.aux_dict[name][:] = value
+        padded_x = np.zeros((4, channels, 8, 8), np.float32)
+        padded_x[:, :24] = x
+        exe.arg_dict['data'][:] = padded_x
+        out = exe.forward(is_train=True)[0].asnumpy()
+        padded_head = np.zeros_like(out)
+        padded_head[:, :24] = head
+        exe.backward(mx.nd.array(padded_head))
+        grads = {k: v.asnumpy() for k, v in exe.grad_dict.items()}
+        grads['data'] = grads['data'][:, :24]
+        results.append((out, grads))
+    (out_a, grads_a), (out_b, grads_b) = results
+    assert out_b.shape[1] == 32 and not out_b[:, 24:].any()
+    np.testing.assert_allclose(out_b[:, :24], out_a, rtol=1e-5, atol=1e-5)
+    scale = max(np.abs(g).max() for g in grads_a.values())
+    assert sorted(grads_b) == sorted(grads_a)
+    for name in grads_a:
+        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale,
+                                   err_msg=name)
+
+
+def test_padded_form_states_round_trip_through_the_module():
+    """Inside, the padded BatchNorms hold their running statistics with the added
+    channels; get_params gives the released shapes and values, set_params takes them."""
+    sym = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4,
+                            form=Form.CPU_TRAINING_PADDED)
+    exact = symbol.get_symbol('igcv3_0.5x', image_shape='3,16,16', num_classes=4)
+    mod = Module(sym, context=mx.cpu())
+    mod.bind(data_shapes=[('data', (2, 3, 16, 16))], label_shapes=[('softmax_label', (2,))])
+    r = np.random.RandomState(2)
+    shapes = dict(zip(exact.list_auxiliary_states(), exact.infer_shape(data=(2, 3, 16, 16))[2]))
+    aux = {k: mx.nd.array(r.uniform(0.5, 2.0, s)) for k, s in shapes.items()}
+    mod.init_params(mx.init.Xavier(), aux_params=aux, allow_missing=True)
+    inside = mod._exec_group.execs[0].aux_dict
+    for name, (count, padded_count) in padded_aux(sym).items():
+        assert inside[name].shape == (padded_count,)
+        np.testing.assert_array_equal(inside[name].asnumpy()[:count], aux[name].asnumpy())
+    arg, got = mod.get_params()
+    assert sorted(got) == sorted(aux)
+    for name in aux:
+        np.testing.assert_array_equal(got[name].asnumpy(), aux[name].asnumpy(), err_msg=name)
+    mod.set_params(arg, got)
+    _, again = mod.get_params()
+    for name in aux:
+        np.testing.assert_array_equal(again[name].asnumpy(), aux[name].asnumpy(), err_msg=name)
 
 
 @pytest.mark.parametrize('block,kwargs', [

@@ -49,3 +49,33 @@ def test_training_form_follows_the_devices(monkeypatch):
     monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX512_CORE')  # a user's choice: not fused
     assert runtime.training_form(None, [mx.cpu()]) is Form.CPU_TRAINING
     assert runtime.training_form(0, [mx.cpu()]) is Form.RELEASED
+
+
+def _build(network, shape=(3, 32, 32)):
+    import symbol
+    return lambda form: symbol.get_symbol(network, image_shape=shape, num_classes=10, form=form)
+
+
+@pytest.mark.parametrize('avx512', [True, False])
+def test_training_network_pads_for_avx512_kernels_where_it_can(monkeypatch, avx512):
+    """On an AVX-512 CPU with DNNL_MAX_CPU_ISA unset: the padded form with every
+    activation a multiple of 16 channels; IGCV2 (not paddable) and any CPU without
+    AVX-512 get the fused form under AVX2 kernels; the user's ISA and --fast-group-conv 0
+    are kept."""
+    from symbol.training_form import unblocked_activations
+    monkeypatch.setattr(runtime, 'cpu_has_avx512', lambda: avx512)
+    shape = (4, 3, 32, 32)
+    for network in ('igcv3', 'mobilenetv2', 'igcv2'):
+        monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
+        form, sym = runtime.training_network(None, [mx.cpu()], _build(network), shape)
+        if avx512 and network != 'igcv2':
+            assert form is Form.CPU_TRAINING_PADDED and 'DNNL_MAX_CPU_ISA' not in os.environ
+            assert unblocked_activations(sym, shape) == []
+            assert unblocked_activations(_build(network)(Form.CPU_TRAINING_FUSED), shape)
+        else:
+            assert form is Form.CPU_TRAINING_FUSED and os.environ['DNNL_MAX_CPU_ISA'] == 'AVX2'
+    monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')
+    assert runtime.training_network(None, [mx.cpu()], _build('igcv3'), shape)[0] \
+        is Form.CPU_TRAINING_FUSED
+    monkeypatch.delenv('DNNL_MAX_CPU_ISA')
+    assert runtime.training_network(0, [mx.cpu()], _build('igcv3'), shape)[0] is Form.RELEASED

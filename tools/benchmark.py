@@ -10,7 +10,7 @@ Each measurement runs in a fresh process (so peak memory is its own), after warm
 iterations, and reports the median of the timed ones; with --rounds N every measurement
 is repeated N times, the phases interleaved, and the medians reported:
 - train: images/s of forward + backward + SGD update (the training step of common/fit.py),
-  in the form training uses (common.runtime.training_form: on the CPU the CPU training
+  in the form training uses (common.runtime.training_network: on the CPU the CPU training
   form with the oneDNN training kernels), and (train_exact) with the released ops;
 - infer: batch-1 latency (ms) and batch-N throughput (images/s), fused (the inference
   form of symbol.inference_form plus MXNet's oneDNN conv+BN+ReLU6 fusion, what score.py
@@ -19,7 +19,8 @@ is repeated N times, the phases interleaved, and the medians reported:
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
 - --compare-torch: the same network in PyTorch, built from the same stage table
   (tools/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
-  same way, eager and (training) under torch.compile, its compile time reported apart;
+  same way, eager and (training) under torch.compile, its compile time (cold: inductor's
+  caches in a fresh folder each time) reported apart;
   and the ratios;
 - gemm: the dense float32 GEMM rate of this machine in the same run (the faster of
   oneDNN's inner product and numpy's BLAS), which makes the compute ceiling: a training
@@ -62,12 +63,15 @@ def phase_train(args, shape, fast):
     devices = runtime.get_devices(args.gpus)
     # As common/fit.py: the CPU training form on the CPU (train), or the released ops
     # (train_exact, and both phases on GPUs).
-    form = runtime.training_form(None if fast else 0, devices)
     import mxnet as mx
     import numpy as np
     import symbol
-    sym = symbol.get_symbol(args.network, num_classes=args.num_classes, image_shape=shape,
-                            dtype=args.dtype, multiplier=args.multiplier, form=form)
+    form, sym = runtime.training_network(
+        None if fast else 0, devices,
+        lambda f: symbol.get_symbol(args.network, num_classes=args.num_classes,
+                                    image_shape=shape, dtype=args.dtype,
+                                    multiplier=args.multiplier, form=f),
+        (args.batch_size,) + shape)
     mod = mx.mod.Module(sym, context=devices)
     mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
              label_shapes=[('softmax_label', (args.batch_size,))])
@@ -179,6 +183,8 @@ def phase_gemm(args):
 
 
 def phase_torch(args, shape, train, compiled=False):
+    if compiled:  # a cold compile every time: inductor's caches in a fresh folder
+        os.environ['TORCHINDUCTOR_CACHE_DIR'] = tempfile.mkdtemp(prefix='bench-inductor-')
     try:
         import torch
     except ImportError:
@@ -209,6 +215,7 @@ def phase_torch(args, shape, train, compiled=False):
         seconds = median_seconds(step, args.warmup, args.iterations)
         if compiled:  # the first step's time beyond a compiled step's
             out['compile_seconds'] = out['first_step_seconds'] - seconds
+            shutil.rmtree(os.environ['TORCHINDUCTOR_CACHE_DIR'], ignore_errors=True)
         out.update({'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
                     'params': torch_igcv3.parameter_count(model), 'torch': torch.__version__})
         return out
