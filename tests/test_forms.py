@@ -147,6 +147,24 @@ def _run(sym, shapes, seed=0):
     return out.asnumpy(), {k: v.asnumpy() for k, v in exe.grad_dict.items() if k != 'softmax_label'}
 
 
+def assert_same_function(exact, other, shapes):
+    """``other`` gives ``exact``'s training-mode outputs and every gradient (_run), the
+    gradients at a tolerance relative to the largest one (some are float noise by
+    construction: a BatchNorm shift feeding another BatchNorm)."""
+    out_a, grads_a = _run(exact, shapes)
+    out_b, grads_b = _run(other, shapes)
+    np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
+    assert_same_gradients(grads_b, grads_a)
+
+
+def assert_same_gradients(got, expected):
+    scale = max(np.abs(g).max() for g in expected.values())
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5 * scale,
+                                   err_msg=name)
+
+
 @pytest.mark.parametrize('network', ['igcv3', 'igcv3_g2g4', 'igcv2'])
 def test_training_form_network_gives_the_released_outputs(network):
     """With batch statistics (training mode). Random running statistics make inference
@@ -185,14 +203,7 @@ def test_padded_training_form_gives_the_released_outputs_and_gradients(network):
     exact = symbol.get_symbol(shallow[0], image_shape=small, num_classes=10, **shallow[1])
     pad = symbol.get_symbol(shallow[0], image_shape=small, num_classes=10,
                             form=Form.CPU_TRAINING_PADDED, **shallow[1])
-    shapes = dict(data=(4,) + small)
-    out_a, grads_a = _run(exact, shapes)
-    out_b, grads_b = _run(pad, shapes)
-    np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
-    scale = max(np.abs(g).max() for g in grads_a.values())
-    for name in grads_a:
-        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale,
-                                   err_msg=name)
+    assert_same_function(exact, pad, dict(data=(4,) + small))
 
 
 @pytest.mark.parametrize('block', ['igcv3', 'mobilenetv2'])
@@ -233,11 +244,7 @@ def test_padded_block_has_the_released_outputs_and_gradients(block):
     (out_a, grads_a), (out_b, grads_b) = results
     assert out_b.shape[1] == 32 and not out_b[:, 24:].any()
     np.testing.assert_allclose(out_b[:, :24], out_a, rtol=1e-5, atol=1e-5)
-    scale = max(np.abs(g).max() for g in grads_a.values())
-    assert sorted(grads_b) == sorted(grads_a)
-    for name in grads_a:
-        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale,
-                                   err_msg=name)
+    assert_same_gradients(grads_b, grads_a)
 
 
 def test_padded_form_states_round_trip_through_the_module():
@@ -280,14 +287,7 @@ def test_training_form_block_has_the_released_gradients(block, kwargs):
     exact = block(data, 'b', 32, 96, 32, 1, True, **kwargs)
     fast = block(data, 'b', 32, 96, 32, 1, True, form=Form.CPU_TRAINING, **kwargs)
     assert fast.list_arguments() == exact.list_arguments()
-    shapes = dict(data=(4, 32, 8, 8))
-    out_a, grads_a = _run(exact, shapes)
-    out_b, grads_b = _run(fast, shapes)
-    np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
-    scale = max(np.abs(g).max() for g in grads_a.values())
-    for name in grads_a:
-        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale,
-                                   err_msg=name)
+    assert_same_function(exact, fast, dict(data=(4, 32, 8, 8)))
 
 
 FUSED_CHECK = r'''
@@ -303,7 +303,7 @@ from symbol.igcv3 import igcv3_block
 import json
 from common.module import Module
 from symbol.training_form import constant_aux
-from test_forms import _run
+from test_forms import _run, assert_same_function
 data = mx.sym.Variable('data')
 exact = igcv3_block(data, 'b', 32, 96, 32, 1, True)
 fused = igcv3_block(data, 'b', 32, 96, 32, 1, True, form=Form.CPU_TRAINING_FUSED)
@@ -312,12 +312,7 @@ ops = [n['op'] for n in json.loads(fused.tojson())['nodes']]
 assert ops.count('_contrib_BatchNormWithReLU') == 2 and '_minimum_scalar' not in ops, ops
 assert constant_aux(fused) == {'b-depthwise-relu6_moving_mean': (0.0, 'b-depthwise-batchnorm_moving_mean'),
                                'b-depthwise-relu6_moving_var': (1.0, 'b-depthwise-batchnorm_moving_mean')}
-out_a, grads_a = _run(exact, dict(data=(4, 32, 8, 8)))
-out_b, grads_b = _run(fused, dict(data=(4, 32, 8, 8)))
-np.testing.assert_allclose(out_b, out_a, rtol=1e-5, atol=1e-5)
-scale = max(np.abs(g).max() for g in grads_a.values())
-for name in grads_a:
-    np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=1e-4, atol=1e-5 * scale)
+assert_same_function(exact, fused, dict(data=(4, 32, 8, 8)))
 shapes = dict(data=(8, 3, 32, 32), softmax_label=(8,))
 net_a, _ = _run(symbol.get_symbol('igcv3', image_shape='3,32,32', num_classes=10), shapes)
 net_b, _ = _run(symbol.get_symbol('igcv3', image_shape='3,32,32', num_classes=10,
