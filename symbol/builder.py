@@ -72,6 +72,8 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
     if form is Form.CPU_TRAINING_PADDED and spec.family not in PADDABLE_FAMILIES:
         raise NetworkConfigError('the padded training form is built for the %s families, '
                                  'not %s' % (', '.join(PADDABLE_FAMILIES), spec.family))
+    if form is Form.CPU_TRAINING_PADDED and dtype != 'float32':
+        raise NetworkConfigError('the padded training form is float32 only, not %s' % dtype)
     block, align, stages = make_blocks(spec, form, dtype, **options)
     image_shape = parse_image_shape(image_shape)
     layout = resolve_layout(layout, image_shape)

@@ -74,6 +74,12 @@ def test_training_network_pads_for_avx512_kernels_where_it_can(monkeypatch, avx5
             assert unblocked_activations(_build(network)(Form.CPU_TRAINING_FUSED), shape)
         else:
             assert form is Form.CPU_TRAINING_FUSED and os.environ['DNNL_MAX_CPU_ISA'] == 'AVX2'
+    if avx512:  # float16 graphs are not padded
+        import symbol
+        monkeypatch.delenv('DNNL_MAX_CPU_ISA', raising=False)
+        half = runtime.training_network(None, [mx.cpu()], lambda f: symbol.get_symbol(
+            'igcv3', image_shape=(3, 32, 32), num_classes=10, form=f, dtype='float16'), shape)
+        assert half[0] is Form.CPU_TRAINING_FUSED
     monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')
     assert runtime.training_network(None, [mx.cpu()], _build('igcv3'), shape)[0] \
         is Form.CPU_TRAINING_FUSED
