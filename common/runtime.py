@@ -25,7 +25,8 @@ def configure():
 
 
 def use_training_kernels():
-    """Cap oneDNN at AVX2 kernels for CPU training, unless DNNL_MAX_CPU_ISA is set.
+    """Cap oneDNN at AVX2 kernels for CPU training, unless DNNL_MAX_CPU_ISA is set (the
+    training forms that are not padded; training_network decides).
 
     On AVX-512 CPUs oneDNN lays activations out in blocks of 16 channels, but in blocks
     of 8 around convolutions whose input channels are not a multiple of 16 (IGCV3's 24).

@@ -22,10 +22,12 @@ def add_fit_args(parser):
     train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
                        help='1: train the CPU training form (grouped 1x1 convs of at most 4 '
                             'groups as block-diagonal dense convs with the permutation after '
-                            'them folded into parameters, ReLU6 as min(relu, 6), BatchNorm fused '
-                            'with ReLU under AVX2 oneDNN kernels: same parameters and function, '
-                            'faster on CPUs); 0: the released ops; default 1 on the CPU, 0 with '
-                            'GPUs. Checkpoints keep the released graph either way')
+                            'them folded into parameters, BatchNorm fused with ReLU and ReLU6 '
+                            'inside oneDNN; on AVX-512 CPUs the 24-channel activations padded '
+                            'to 32 for AVX-512 kernels, else AVX2 kernels: same parameters and '
+                            'function, faster on CPUs; README, Speed); 0: the released ops; '
+                            'default 1 on the CPU, 0 with GPUs. Checkpoints keep the released '
+                            'graph either way')
     train.add_argument('--gpus', type=str, default=None,
                        help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
                             "GPU, else the CPU")
