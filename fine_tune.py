@@ -114,6 +114,13 @@ def main():
     except UserError as err:
         raise UserError('--pretrained-model %s does not fit --network %s: %s'
                         % (args.pretrained_model, args.network, err))
+    if args.layer_before_fullc != 'flatten' and args.fast_group_conv != 0:
+        # The CPU training forms compute other values at some inner nodes (a BatchNorm
+        # before ReLU6, a permuted or padded activation): a classifier cut there would
+        # learn from values the released graph, which checkpoints keep, does not give.
+        logging.info('--layer-before-fullc %s: training the released ops '
+                     '(--fast-group-conv 0)', args.layer_before_fullc)
+        args.fast_group_conv = 0
     head = network(args, Form.RELEASED)
     shapes = dict(zip(head.list_arguments(), head.infer_shape(data=(1,) + shape)[0]))
     kept = {k: v for k, v in arg.items() if k in shapes and tuple(v.shape) == shapes[k]}

@@ -207,7 +207,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
 
     form, sym = runtime.training_network(
         args.fast_group_conv, devices, lambda f: get_network(args, f),
-        (args.batch_size,) + tuple(int(v) for v in args.image_shape.split(',')))
+        (args.batch_size,) + data_mod.image_shape(args))
     if lr_mult:
         sym = with_lr_mult(sym, lr_mult)
     saved_sym = get_network(args, Form.RELEASED)

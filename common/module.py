@@ -2,11 +2,11 @@
 released layout, whatever form its graph computes in.
 
 A graph in a CPU training form (symbol.forms) keeps the running statistics of the
-BatchNorms before a folded permutation in interleaved channel order. This Module converts
-them at the boundary (symbol.training_form.aux_to_graph/aux_to_released):
-``init_params``/``set_params`` take the released order, ``get_params`` (and so every
-checkpoint) gives it. For a graph in the released form (or MobileNetV2, which has no
-permutation) nothing changes.
+BatchNorms before a folded permutation in interleaved channel order, those of padded
+activations with the added channels, and (fused forms) fixed states of its ReLU6. This
+Module converts them at the boundary (symbol.training_form.aux_to_graph/aux_to_released):
+``init_params``/``set_params`` take the released states, ``get_params`` (and so every
+checkpoint) gives them. For a graph in the released form nothing changes.
 """
 import mxnet as mx
 

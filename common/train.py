@@ -23,8 +23,9 @@ def add_fit_args(parser):
                        help='1: train the CPU training form (grouped 1x1 convs of at most 4 '
                             'groups as block-diagonal dense convs with the permutation after '
                             'them folded into parameters, BatchNorm fused with ReLU and ReLU6 '
-                            'inside oneDNN; on AVX-512 CPUs the 24-channel activations padded '
-                            'to 32 for AVX-512 kernels, else AVX2 kernels: same parameters and '
+                            'inside oneDNN; on AVX-512 CPUs, where the widths allow, the '
+                            '24-channel activations padded to 32 for AVX-512 kernels, else '
+                            'AVX2 kernels (the log says which): same parameters and '
                             'function, faster on CPUs; README, Speed); 0: the released ops; '
                             'default 1 on the CPU, 0 with GPUs. Checkpoints keep the released '
                             'graph either way')

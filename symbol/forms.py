@@ -24,9 +24,9 @@ they differ in the operators that compute it:
   (symbol.inference_form): permutations folded into the conv rows and BatchNorm
   parameters before them, those convs dense.
 
-The builders (``symbol.get_symbol(..., form=...)``) make the first three;
+The builders (``symbol.get_symbol(..., form=...)``) make the first four (BUILT_FORMS);
 ``symbol.inference_form.inference_form`` makes the last from a checkpoint.
-Which form a run trains is decided in one place, ``common.runtime.training_form``.
+Which form a run trains is decided in one place, ``common.runtime.training_network``.
 """
 import enum
 

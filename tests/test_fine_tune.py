@@ -78,3 +78,17 @@ def test_a_checkpoint_of_another_network_is_refused(trained, target, tmp_path):
     proc = tune(trained, target, tmp_path / 'w', '--load-epoch', '9')
     assert_one_line_error(proc, 'm-0009.params not found')
     assert not list(tmp_path.glob('*.params'))
+
+
+def test_a_classifier_on_an_inner_layer_trains_the_released_ops(trained, target, tmp_path):
+    """Inner nodes of the CPU training forms may hold other values (a BatchNorm before
+    ReLU6, padded channels): a classifier cut there trains the released ops, so the saved
+    graph and its classifier fit (here the 24-channel stage, padded to 32 in the padded
+    form)."""
+    proc = tune(trained, target, tmp_path / 'i', '--layer-before-fullc', 'seq-1-block1-shortcut')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'training the released ops' in proc.stderr
+    sym = mx.sym.load(str(tmp_path / 'i-symbol.json'))
+    shapes = dict(zip(sym.list_arguments(), sym.infer_shape(data=(1, 3, 16, 16))[0]))
+    saved = _load(tmp_path / 'i-0001.params')
+    assert saved['arg:fc_weight'].shape == shapes['fc_weight'] == (2, 24 * 16 * 16)
