@@ -1,6 +1,7 @@
 """tools/reproduce.py in miniature: two networks, a tiny subset, one seed; a killed run
 continues from its checkpoint and finished runs are kept."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -29,7 +30,6 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     while not (runs / 'igcv3_0.5x-s1-0001.params').exists():
         assert proc.poll() is None and time.time() < deadline
         time.sleep(0.1)
-    import os
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (runs / 'results.json').exists()
@@ -42,9 +42,13 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     for r in report['runs']:
         assert r['val_images'] == 40 and 0 <= r['top1'] <= 1 and r['params'] > 0
         assert r['train_images_per_sec'] > 0 and r['epochs'] == 2
+        assert 'training form' in r['training_form']  # as the run's log says
     table = (runs / 'results.md').read_text()
     assert '| igcv3_0.5x | 1,11' in table and '94.73 / 77.29' in table  # beside the paper's
     assert '| mobilenetv2 |' in table and 'python tools/reproduce.py' in table
+    from common.runtime import cpu_has_avx512  # (the form common.runtime picks here)
+    padded = cpu_has_avx512() and not os.environ.get('DNNL_MAX_CPU_ISA')
+    assert '(padded, AVX-512)' in table if padded else '(fused, AVX2)' in table
     # Finished runs are kept: a second call trains nothing.
     tic = time.time()
     again = run_script(*_cmd(tmp_path), timeout=600)

@@ -9,7 +9,8 @@
 For every network and seed it trains with train_cifar.py (the dataset's recipe, the
 schedule over --epochs), scores the final checkpoint with score.py on the dataset's
 validation (test) set, and writes OUT/results.json (every run: network, seed, parameters,
-multiply-adds, top-1, training time and images/s, the commands) and OUT/results.md (a
+multiply-adds, top-1, training time and images/s, the training form the log names, the
+commands) and OUT/results.md (a
 table: parameters, MACs, top-1 mean and spread over the seeds, images/s, and the paper's
 CIFAR-10 and CIFAR-100 numbers beside them). It is resumable: a finished run is kept, and
 a run that was stopped continues from its last checkpoint (train_cifar.py --resume).
@@ -108,7 +109,10 @@ def train_and_score(args, network, seed, finished):
     seconds = sum(float(v) for v in re.findall(r'Epoch\[\d+\] Time cost=([\d.]+)', log))
     images = int(re.findall(r"'num_examples': (\d+)", log)[-1]) * args.epochs
     params, macs = counts(network, args.dataset)
+    # The form it trained in (README, Speed): images/s compare only within one form.
+    forms = re.findall(r'CPU training: (.*)', log)
     result = {'network': network, 'seed': seed, 'epochs': args.epochs,
+              'training_form': forms[-1].strip() if forms else None,
               'train_subset': args.train_subset, 'params': params, 'macs': macs,
               'top1': scored['accuracy'], 'val_images': scored['images'],
               'train_seconds': seconds, 'train_images_per_sec': images / max(seconds, 1e-9),
@@ -118,11 +122,22 @@ def train_and_score(args, network, seed, finished):
     return result
 
 
+def form_name(logged):
+    """A short name for the training form a log line names (common.runtime)."""
+    if not logged:
+        return '-'
+    for word, name in (('padded', 'padded, AVX-512'), ('fused', 'fused, AVX2'),
+                       ('training form', 'training form'), ('released', 'released ops')):
+        if word in logged:
+            return name
+    return logged
+
+
 def table(args, results):
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
     lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
-             '(training) | paper CIFAR-10 / CIFAR-100 |' % ('seeds' if len(args.seeds) > 1
-                                                            else 'the seed'),
+             '(training form) | paper CIFAR-10 / CIFAR-100 |' % ('seeds' if len(args.seeds) > 1
+                                                                 else 'the seed'),
              '|---|---|---|---|---|---|---|']
     for network in args.networks:
         runs = [r for r in results.values() if r['network'] == network]
@@ -131,11 +146,11 @@ def table(args, results):
         top1 = [100 * r['top1'] for r in runs]
         spread = ' (%.2f-%.2f)' % (min(top1), max(top1)) if len(top1) > 1 else ''
         ref = paper.get(network.lower())
-        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f | %s |' % (
+        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f (%s) | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, len(runs),
             statistics.mean(r['train_images_per_sec'] for r in runs),
-            '%.2f / %.2f' % ref if ref else '-'))
+            form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-'))
     return '\n'.join(lines)
 
 
