@@ -203,27 +203,30 @@ def group_conv_bn(data, prefix, num_filter, in_channels, num_group, relu6=False,
     return channel_permutation(out, num_group, prefix) if interleave else out
 
 
+def _marked_aux(sym, attr, value):
+    """{auxiliary state name: value(its attributes)} for ``sym``'s states marked ``attr``."""
+    aux = set(sym.list_auxiliary_states())
+    return {name: value(attrs) for name, attrs in sym.attr_dict().items()
+            if name in aux and attr in attrs}
+
+
 def interleaved_aux(sym):
     """{auxiliary state name: groups} for the states ``sym`` keeps in interleaved order."""
-    aux = set(sym.list_auxiliary_states())
-    return {name: int(attrs[INTERLEAVE_ATTR]) for name, attrs in sym.attr_dict().items()
-            if name in aux and INTERLEAVE_ATTR in attrs}
+    return _marked_aux(sym, INTERLEAVE_ATTR, lambda attrs: int(attrs[INTERLEAVE_ATTR]))
 
 
 def constant_aux(sym):
     """{auxiliary state name: (value, the released state of its size)} for the states
     ``sym`` holds fixed (layers.capped_bn_relu6); empty for the released form."""
-    aux = set(sym.list_auxiliary_states())
-    return {name: (float(attrs[CONSTANT_ATTR]), attrs[SIZE_OF_ATTR])
-            for name, attrs in sym.attr_dict().items() if name in aux and CONSTANT_ATTR in attrs}
+    return _marked_aux(sym, CONSTANT_ATTR,
+                       lambda attrs: (float(attrs[CONSTANT_ATTR]), attrs[SIZE_OF_ATTR]))
 
 
 def padded_aux(sym):
     """{auxiliary state name: (released count, padded count)} for the states ``sym`` holds
     with zero channels added."""
-    aux = set(sym.list_auxiliary_states())
-    return {name: tuple(int(v) for v in attrs[PADDED_ATTR].split(','))
-            for name, attrs in sym.attr_dict().items() if name in aux and PADDED_ATTR in attrs}
+    return _marked_aux(sym, PADDED_ATTR,
+                       lambda attrs: tuple(int(v) for v in attrs[PADDED_ATTR].split(',')))
 
 
 def _permute_aux(sym, aux, to_graph):
