@@ -54,6 +54,19 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     again = run_script(*_cmd(tmp_path), timeout=600)
     assert again.returncode == 0 and 'train_cifar.py' not in again.stderr
     assert time.time() - tic < 60
+    # A second seed for one network only: the other keeps its one run.
+    more = run_script(*_cmd(tmp_path, '--seeds', '1,2', '--more-seeds-for', 'mobilenetv2'),
+                      timeout=600)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert (runs / 'mobilenetv2-s2.log').exists()
+    assert not (runs / 'igcv3_0.5x-s2.log').exists()
+    report = json.loads((runs / 'results.json').read_text())
+    assert [(r['network'], r['seed']) for r in report['runs']] == [
+        ('igcv3_0.5x', 1), ('mobilenetv2', 1), ('mobilenetv2', 2)]
+    rows = {line.split('|')[1].strip(): line.split('|')
+            for line in (runs / 'results.md').read_text().splitlines() if line.startswith('| ')}
+    assert rows['igcv3_0.5x'][5].strip() == '1' and rows['mobilenetv2'][5].strip() == '2'
+    assert 'over seeds' in (runs / 'results.md').read_text()
 
 
 def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
@@ -62,3 +75,6 @@ def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
     assert_one_line_error(proc, 'unknown --networks vgg')
     proc = run_script('tools/reproduce.py', '--data-train', tmp_path / 'x.rec')
     assert_one_line_error(proc, 'x.rec: no such file')
+    proc = run_script('tools/reproduce.py', '--networks', 'igcv3', '--more-seeds-for',
+                      'mobilenetv2', '--seeds', '1,2')
+    assert_one_line_error(proc, '--more-seeds-for mobilenetv2: not in --networks')

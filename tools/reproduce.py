@@ -2,8 +2,9 @@
 """The paper's comparison at equal parameters, as one resumable command.
 
     make fashion-mnist
-    python tools/reproduce.py --dataset fashion-mnist --epochs 10 --seeds 1,2 \\
-        --networks igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2 --train-subset 20000
+    python tools/reproduce.py --dataset fashion-mnist --epochs 10 --train-subset 10000 \\
+        --networks igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2 \\
+        --seeds 1,2 --more-seeds-for igcv3,mobilenetv2
     python tools/reproduce.py --dataset cifar10 --epochs 400 --seeds 1   # archives converted
 
 For every network and seed it trains with train_cifar.py (the dataset's recipe, the
@@ -45,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument('--networks', default=DEFAULT_NETWORKS, help='comma list')
     parser.add_argument('--epochs', type=int, default=10)
     parser.add_argument('--seeds', default='1', help='comma list of seeds')
+    parser.add_argument('--more-seeds-for', default=None, metavar='NETWORKS',
+                        help='comma list: only these networks run the seeds after the first '
+                             '(default: every network runs every seed)')
     parser.add_argument('--train-subset', type=int, default=None,
                         help='train each epoch on this many images of the training set')
     parser.add_argument('--batch-size', type=int, default=64)
@@ -61,6 +65,14 @@ def parse_args(argv=None):
     if unknown:
         raise UserError('unknown --networks %s: choose from %s'
                         % (','.join(unknown), ', '.join(symbol.list_networks())))
+    if args.more_seeds_for is None:
+        args.more_seeds_for = list(args.networks)
+    else:
+        args.more_seeds_for = [n.strip() for n in args.more_seeds_for.split(',') if n.strip()]
+        stray = [n for n in args.more_seeds_for if n not in args.networks]
+        if stray:
+            raise UserError('--more-seeds-for %s: not in --networks; name networks of '
+                            '--networks' % ','.join(stray))
     if args.epochs < 1 or not args.seeds or not args.networks:
         raise UserError('give --epochs >= 1, at least one seed and one network')
     recipe = train_cifar.DATASETS[args.dataset]
@@ -136,11 +148,12 @@ def form_name(logged):
 def table(args, results):
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
     lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
-             '(training form) | paper CIFAR-10 / CIFAR-100 |' % ('seeds' if len(args.seeds) > 1
-                                                                 else 'the seed'),
+             '(training form) | paper CIFAR-10 / CIFAR-100 |' % (
+                 'seeds' if len(args.seeds) > 1 and args.more_seeds_for else 'the seed'),
              '|---|---|---|---|---|---|---|']
     for network in args.networks:
-        runs = [r for r in results.values() if r['network'] == network]
+        runs = [r for r in results.values() if r['network'] == network and r['seed'] in
+                (args.seeds if network in args.more_seeds_for else args.seeds[:1])]
         if not runs:
             continue
         top1 = [100 * r['top1'] for r in runs]
@@ -170,8 +183,8 @@ def main():
         with open(results_path) as f:
             finished = {'%s-s%d' % (r['network'], r['seed']): r for r in json.load(f)['runs']}
     start = time.time()
-    for seed in args.seeds:
-        for network in args.networks:
+    for i, seed in enumerate(args.seeds):
+        for network in args.networks if i == 0 else args.more_seeds_for:
             train_and_score(args, network, seed, finished)
             report = {'command': 'python tools/reproduce.py ' + ' '.join(sys.argv[1:]),
                       'machine': machine_description(), 'dataset': args.dataset,
