@@ -87,6 +87,11 @@ def parse_args(argv=None):
     return args
 
 
+def seeds_of(args, network):
+    """The seeds a network runs: every one, or only the first outside --more-seeds-for."""
+    return args.seeds if network in args.more_seeds_for else args.seeds[:1]
+
+
 def _python(cmd):
     return run_step(cmd, ROOT, then='; run this command again to resume')[0]
 
@@ -149,11 +154,12 @@ def table(args, results):
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
     lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
              '(training form) | paper CIFAR-10 / CIFAR-100 |' % (
-                 'seeds' if len(args.seeds) > 1 and args.more_seeds_for else 'the seed'),
+                 'seeds' if any(len(seeds_of(args, n)) > 1 for n in args.networks)
+                 else 'the seed'),
              '|---|---|---|---|---|---|---|']
     for network in args.networks:
-        runs = [r for r in results.values() if r['network'] == network and r['seed'] in
-                (args.seeds if network in args.more_seeds_for else args.seeds[:1])]
+        runs = [r for r in results.values()
+                if r['network'] == network and r['seed'] in seeds_of(args, network)]
         if not runs:
             continue
         top1 = [100 * r['top1'] for r in runs]
@@ -183,8 +189,8 @@ def main():
         with open(results_path) as f:
             finished = {'%s-s%d' % (r['network'], r['seed']): r for r in json.load(f)['runs']}
     start = time.time()
-    for i, seed in enumerate(args.seeds):
-        for network in args.networks if i == 0 else args.more_seeds_for:
+    for seed in args.seeds:
+        for network in (n for n in args.networks if seed in seeds_of(args, n)):
             train_and_score(args, network, seed, finished)
             report = {'command': 'python tools/reproduce.py ' + ' '.join(sys.argv[1:]),
                       'machine': machine_description(), 'dataset': args.dataset,
