@@ -13,7 +13,7 @@ import numpy as np
 
 from symbol import NetworkConfigError, parse_image_shape
 
-from . import recordio
+from . import memory_data, recordio
 from .errors import UserError, reason
 
 # Presets of MXNet's example, cumulative: level 2 includes level 1.
@@ -51,6 +51,13 @@ def add_data_args(parser):
                       help='training examples an epoch: default every record of --data-train; '
                            'fewer trains each epoch on that many of them (shuffled anew)')
     data.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
+    data.add_argument('--data-in-memory', type=str, default='auto', choices=('auto', '0', '1'),
+                      help='decode the training (and validation) images once and augment them '
+                           'in memory instead of reading them through ImageRecordIter every '
+                           'epoch (faster on few cores; common/memory_data.py): auto where the '
+                           'decoded set fits in 2 GiB, every image has the input size and the '
+                           'augmentations are padding, random crop and mirror only; 1 requires '
+                           'it; 0 never')
     data.add_argument('--benchmark', type=int, default=0,
                       help='1: train on synthetic data, to measure speed')
     data.add_argument('--test-io', type=int, default=0,
@@ -297,6 +304,21 @@ def get_rec_iter(args, kv=None, epoch=0):
                pca_noise=args.pca_noise, pad=args.pad_size, fill_value=args.fill_value)
     if args.min_random_aspect_ratio is not None:
         aug['min_aspect_ratio'] = args.min_random_aspect_ratio
+    memory = _memory_sets(args, shape, rank, num_workers)
+    if memory is not None:
+        (images, labels), val_set = memory
+        num_batches = batches_per_epoch(args, kv) if args.num_examples is not None \
+            else -(-len(labels) // args.batch_size)
+        train = memory_data.MemoryTrainIter(
+            images, labels, args.batch_size, num_batches, args.pad_size, args.fill_value,
+            args.random_crop, args.random_mirror, mean, std, seed=(seed, rank))
+        val = memory_data.MemoryEvalIter(val_set[0], val_set[1], args.batch_size, mean, std) \
+            if val_set is not None else None
+        if args.data_val and val is None:
+            val = eval_record_iter('data-val', args.data_val, args.data_val_idx, shape,
+                                   args.batch_size, args.val_resize, mean, std,
+                                   args.data_nthreads)
+        return train, val
     train = record_iter(
         'data-train', path_imgrec=args.data_train,
         path_imgidx=_existing_index(args.data_train, args.data_train_idx, 'data-train'),
@@ -310,6 +332,53 @@ def get_rec_iter(args, kv=None, epoch=0):
         val = eval_record_iter('data-val', args.data_val, args.data_val_idx, shape,
                                args.batch_size, args.val_resize, mean, std, args.data_nthreads)
     return train, val
+
+
+_said = set()
+
+
+def _say_once(message, *values):
+    text = message % values
+    if text not in _said:
+        _said.add(text)
+        logging.info(text)
+
+
+def _memory_sets(args, shape, rank, num_workers):
+    """((images, labels) of this worker's part of --data-train, (images, labels) of
+    --data-val or None) decoded in memory (common.memory_data), or None to read the
+    records through ImageRecordIter, as --data-in-memory and the data allow."""
+    choice = getattr(args, 'data_in_memory', '0')
+    if choice == '0':
+        return None
+    offsets, _ = scan_records(args.data_train, 'data-train')
+    why = memory_data.unsupported_augmentation(args)
+    if why is None and not memory_data.fits(len(offsets), shape):
+        why = '%d images of %s take more than %d MB' % (
+            len(offsets), 'x'.join(map(str, shape)), memory_data.MEMORY_LIMIT >> 20)
+    train_set = memory_data.decode(args.data_train, offsets, shape) if why is None else None
+    if why is None and train_set is None:
+        why = 'its images are not all of the input size %s' % 'x'.join(map(str, shape[1:]))
+    if why is not None:
+        if choice == '1':
+            raise UserError('--data-in-memory 1: %s cannot be decoded into memory (%s); use '
+                            '--data-in-memory auto or 0' % (args.data_train, why))
+        _say_once('training data read through ImageRecordIter (not in memory: %s)', why)
+        return None
+    part = np.array_split(np.arange(len(train_set[1])), num_workers)[rank]
+    if num_workers > 1:
+        train_set = train_set[0][part], train_set[1][part]
+    val_set = None
+    if args.data_val and args.val_resize <= 0:
+        val_offsets, _ = scan_records(args.data_val, 'data-val')
+        if memory_data.fits(len(val_offsets), shape):
+            val_set = memory_data.decode(args.data_val, val_offsets, shape)
+    _say_once('training data decoded once into memory (%d images, %.0f MB%s); validation %s',
+              len(train_set[1]), train_set[0].nbytes / 1e6,
+              ', part %d of %d' % (rank + 1, num_workers) if num_workers > 1 else '',
+              'in memory' if val_set is not None else
+              'none' if not args.data_val else 'through ImageRecordIter')
+    return train_set, val_set
 
 
 class SyntheticDataIter(mx.io.DataIter):
