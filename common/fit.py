@@ -18,10 +18,11 @@ import numpy as np
 
 from symbol import Form
 
-from . import checkpoint, evaluate, runtime
+from . import checkpoint, evaluate, runtime, training_log
 from . import data as data_mod
 from .cli import setup_logging
 from .errors import Interrupted, UserError, reason
+from .inference import bind_for_inference
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
@@ -130,6 +131,18 @@ def with_lr_mult(sym, lr_mult):
         if node['op'] == 'null' and node['name'] in lr_mult:
             node.setdefault('attrs', {})['__lr_mult__'] = repr(float(lr_mult[node['name']]))
     return mx.sym.load_json(json.dumps(graph))
+
+
+def validate(sym, params, val, count, metrics, batch_size, image_shape, devices, epoch,
+             progress=None):
+    """Score ``params`` (released layout) on ``val`` as score.py does: the released graph
+    ``sym`` bound for inference (common.inference, on the CPU its fused inference form),
+    not the training Module, whose form trains fast but infers slowly."""
+    mod = bind_for_inference(sym, params[0], params[1], batch_size, image_shape, devices)
+    evaluate.evaluate(mod, val, metrics, count, progress=progress)
+    for m in metrics:
+        for name, value in m.get_name_value():
+            logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
 
 
 def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(),
@@ -282,10 +295,11 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             metric.reset()
             logging.info('Epoch[%d] Learning-rate=%g', epoch, scheduler(epoch_size * epoch))
             tic = time.time()
-            nbatch = 0
+            nbatch = trained = 0
             for nbatch, batch in enumerate(data_mod.safe_batches(train, 'data-train')):
                 mod.forward_backward(batch)
                 _update(mod, guard)
+                trained += args.batch_size
                 mod.update_metric(metric, batch.label)
                 if guard is not None:
                     guard.raise_if_failed()
@@ -304,7 +318,9 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                 guard.raise_if_failed()
             for name, value in metric.get_global_name_value():
                 logging.info('Epoch[%d] Train-%s=%f', epoch, name, value)
-            logging.info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
+            seconds = time.time() - tic
+            logging.info('Epoch[%d] Time cost=%.3f', epoch, seconds)
+            logging.info(training_log.epoch_line(epoch, trained, seconds))
             diverged = _diverged(loss, epoch, nbatch, last_good())
             if diverged:
                 raise diverged
@@ -320,18 +336,18 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                                   'complete checkpoint with --resume'
                                   % (stop.signal, epoch, saved), stop.signal)
             done = epoch + 1
+            params = None
             if save and (done % args.save_period == 0 or done == args.num_epochs):
-                arg, aux = mod.get_params()
-                checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, arg, aux,
+                params = mod.get_params()
+                checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, *params,
                                            None if distributed else mod.save_optimizer_states,
                                            info=info)
                 last_saved = done
             if watchdog:
                 watchdog.touch()
             if val is not None:
-                evaluate.evaluate(mod, val, metric.metrics, val_count, progress=watchdog)
-                for name, value in metric.get_name_value():
-                    logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+                validate(saved_sym, params or mod.get_params(), val, val_count, metric.metrics,
+                         args.batch_size, data_mod.image_shape(args), devices, epoch, watchdog)
     if watchdog:
         # Still watching: leaving the parameter server waits on every peer too.
         watchdog.touch()
