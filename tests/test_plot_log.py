@@ -38,7 +38,7 @@ def test_speed_is_the_epoch_images_over_its_time_cost(training_log):
     curves = plot_log.parse_log(str(training_log))
     # 200 records in batches of 32: 7 batches, 224 images an epoch (common/fit.py).
     assert curves['images'] == {0: 224, 1: 224}
-    assert curves['counted'] == {0: 'arguments', 1: 'arguments'}
+    assert curves['counted'] == {0: 'log', 1: 'log'}
     assert curves['seconds'] == seconds
     assert curves['speed'] == {e: 224 / seconds[e] for e in seconds}
     # The learning rate of each epoch, as logged: 0.05, then x0.1 after epoch 1.
@@ -46,8 +46,25 @@ def test_speed_is_the_epoch_images_over_its_time_cost(training_log):
     assert curves['train'] == logged(text, 'Train-accuracy')
 
 
-def test_num_examples_and_missing_data_as_the_log_says(training_log, tmp_path):
+def test_the_trained_line_counts_every_epoch(training_log):
     text = training_log.read_text()
+    trained = {int(e): int(n) for e, n in re.findall(r'Epoch\[(\d+)\] Trained (\d+) images', text)}
+    assert trained == {0: 224, 1: 224}
+    curves = plot_log.parse_log(str(training_log))
+    assert curves['counted'] == {0: 'log', 1: 'log'}
+    # The line wins over the arguments: an edited --num-examples changes nothing.
+    edited = training_log.parent / 'edited-with-trained.log'
+    edited.write_text(text.replace("'num_examples': None", "'num_examples': 100"))
+    assert plot_log.parse_log(str(edited))['images'] == {0: 224, 1: 224}
+
+
+def _old_log(text):
+    """The log as written before the Trained line existed."""
+    return ''.join(l for l in text.splitlines(True) if '] Trained ' not in l)
+
+
+def test_num_examples_and_missing_data_as_the_log_says(training_log, tmp_path):
+    text = _old_log(training_log.read_text())
     seconds = logged(text, 'Time cost')
     # --num-examples 100 given: 4 batches (the last filled), 128 images.
     edited = tmp_path / 'num-examples.log'

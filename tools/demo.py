@@ -15,12 +15,12 @@ Each step is the repository's own command, run as a user would run it.
 """
 import json
 import os
-import re
 import sys
 import time
 
 import _path  # noqa: F401
 from _path import ROOT
+from common import training_log
 from common.cli import ArgumentParser, run, run_step, setup_logging
 
 import cv2
@@ -113,13 +113,12 @@ def main():
     plot = prefix + '-curves.png'
     step('plotting (tools/plot_log.py)', ['tools/plot_log.py', log, '-o', plot])
 
-    with open(log) as f:
-        epoch_seconds = [float(v) for v in re.findall(r'Epoch\[\d+\] Time cost=([\d.]+)', f.read())]
+    _, _, speed = training_log.run_speed(training_log.parse_log(log))
     summary = {
         'validation_top1': scored['accuracy'], 'validation_images': scored['images'],
         'train_images': n_train, 'val_images': n_val, 'epochs': args.epochs,
         'network': '%s x%g (CIFAR layout)' % (args.network, args.multiplier),
-        'train_images_per_sec': n_train * len(epoch_seconds) / sum(epoch_seconds),
+        'train_images_per_sec': speed,
         'wall_seconds': time.time() - start,
         'checkpoint': '%s-%04d.params' % (args.model_prefix, args.epochs),
         'curves': os.path.relpath(plot, ROOT), 'log': os.path.relpath(log, ROOT),

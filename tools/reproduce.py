@@ -34,6 +34,7 @@ import train_cifar  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
 from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
                         run_step, setup_logging)
+from common import training_log  # noqa: E402
 from common.complexity import complexity  # noqa: E402
 from summary import PAPER_CIFAR  # noqa: E402
 
@@ -121,10 +122,10 @@ def train_and_score(args, network, seed, finished):
     score_cmd = ['score.py', '--model', prefix, '--load-epoch', args.epochs,
                  '--data-val', args.data_val, '--gpus=', '--json']
     scored = json.loads(_python(score_cmd).strip().splitlines()[-1])
-    with open(os.path.join(ROOT, prefix + '.log')) as f:
+    log_path = os.path.join(ROOT, prefix + '.log')
+    with open(log_path) as f:
         log = f.read()
-    seconds = sum(float(v) for v in re.findall(r'Epoch\[\d+\] Time cost=([\d.]+)', log))
-    images = int(re.findall(r"'num_examples': (\d+)", log)[-1]) * args.epochs
+    _, seconds, speed = training_log.run_speed(training_log.parse_log(log_path))
     params, macs = counts(network, args.dataset)
     # The form it trained in (README, Speed): images/s compare only within one form.
     forms = re.findall(r'CPU training: (.*)', log)
@@ -132,7 +133,7 @@ def train_and_score(args, network, seed, finished):
               'training_form': forms[-1].strip() if forms else None,
               'train_subset': args.train_subset, 'params': params, 'macs': macs,
               'top1': scored['accuracy'], 'val_images': scored['images'],
-              'train_seconds': seconds, 'train_images_per_sec': images / max(seconds, 1e-9),
+              'train_seconds': seconds, 'train_images_per_sec': speed,
               'commands': ['python ' + ' '.join(str(c) for c in cmd)
                            for cmd in (train_cmd, score_cmd)]}
     finished[key] = result

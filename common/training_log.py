@@ -1,0 +1,155 @@
+"""The training log: the lines common/fit.py writes, and the one reader of them.
+
+Formats are MXNet's example/image-classification's, so MXNet's parse_log.py reads them
+too: ``Epoch[e] Batch [a-b]\tSpeed: N samples/sec``, ``Epoch[e] Train-accuracy=``,
+``Epoch[e] Validation-accuracy=``, ``Epoch[e] Learning-rate=``, ``Epoch[e] Time cost=``,
+and the ``start with arguments`` line; besides them, after each epoch's Time cost,
+``Epoch[e] Trained N images in S s: R images/s``.
+
+Training speed has one definition here, used by every tool that prints or plots one
+(tools/plot_log.py, tools/reproduce.py, tools/demo.py, tools/benchmark.py's training
+loop): the images an epoch trained divided by its ``Time cost``, the wall time from its
+first batch to its last update (data reading, metrics and all), not the mean of the Speed
+lines' window rates (those leave out the epoch's first batch and the batches after the
+last window: on a digits demo log of a busy machine, one epoch's windows averaged 37.2
+images/s against a true 12.4). For a run, the images of all its epochs over the sum of
+their times. Logs written before the Trained line existed are counted from the run's
+arguments (--num-examples, or the records of --data-train, counted from its .idx, in
+whole batches, the last one filled); when those do not tell (the training data gone, or a
+distributed run, whose worker count is not logged), the Speed lines' last batch number
+gives a lower bound, and ``counted`` says so.
+"""
+import ast
+import os
+import re
+
+from . import recordio
+
+NUMBER = r'([\d.eE+-]+|nan|inf)'
+TRAIN = re.compile(r'Epoch\[(\d+)\] Train-accuracy=' + NUMBER)
+VAL = re.compile(r'Epoch\[(\d+)\] Validation-accuracy=' + NUMBER)
+LR = re.compile(r'Epoch\[(\d+)\] Learning-rate=' + NUMBER)
+TIME = re.compile(r'Epoch\[(\d+)\] Time cost=' + NUMBER)
+TRAINED_FORMAT = 'Epoch[%d] Trained %d images in %.3f s: %.2f images/s'
+TRAINED = re.compile(r'Epoch\[(\d+)\] Trained (\d+) images in ' + NUMBER + ' s')
+SPEED = re.compile(r'Epoch\[(\d+)\] Batch \[\d+-(\d+)\]\tSpeed: ([\d.]+) samples/sec')
+ARGUMENTS = re.compile(r'start with arguments (\{.*\})\s*$')
+# common/fit.py when --num-examples exceeds the records: it trains on the records.
+USING = re.compile(r'--num-examples \d+ but .* holds \d+ records; using (\d+)')
+# The arguments an epoch's length depends on (common/fit.py, common/data.py).
+KEYS = ('batch_size', 'num_examples', 'kv_store', 'benchmark', 'data_train', 'data_train_idx')
+
+
+def parse_arguments(text):
+    """{key: value} of KEYS found in a ``start with arguments {...}`` dict (each value read
+    as a Python literal on its own, so one odd value does not hide the others)."""
+    found = {}
+    for key in KEYS:
+        m = re.search(r"'%s': ('(?:[^'\\]|\\.)*'|[^,}]+)" % key, text)
+        if m:
+            try:
+                found[key] = ast.literal_eval(m.group(1).strip())
+            except (ValueError, SyntaxError):
+                pass
+    return found
+
+
+def count_records(arguments):
+    """The records of --data-train, from its .idx (None when it cannot be read)."""
+    data = arguments.get('data_train')
+    if not data:
+        return None
+    index = arguments.get('data_train_idx') or os.path.splitext(data)[0] + '.idx'
+    try:
+        return len(recordio.read_index(index))
+    except (OSError, ValueError):
+        return None
+
+
+def epoch_batches(arguments, records):
+    """Training batches of an epoch as common/fit.py runs them, or None when the log's
+    arguments do not tell (``records``: --data-train's record count, or None)."""
+    batch = arguments.get('batch_size')
+    if not isinstance(batch, int) or batch < 1 or 'dist' in str(arguments.get('kv_store')):
+        return None
+    examples = arguments.get('num_examples')
+    if arguments.get('benchmark'):
+        return max(1, examples // batch) if examples else 10
+    if records is not None:
+        examples = records if examples is None else min(examples, records)
+    if not isinstance(examples, int) or examples < 1:
+        return None
+    return max(1, -(-examples // batch))
+
+
+def parse_log(path):
+    """{'train', 'val': {epoch: accuracy}, 'lr': {epoch: learning rate}, 'seconds':
+    {epoch: Time cost}, 'images': {epoch: training images}, 'speed': {epoch: images/s},
+    'counted': {epoch: how the images were counted: 'log' (the epoch's Trained line),
+    'arguments' or 'speed lines' (logs written before that line existed)}}. A log holding several runs (a
+    resumed one appends) is read in order, each epoch with its own run's arguments; an
+    epoch logged twice keeps its last values."""
+    curves = {key: {} for key in ('train', 'val', 'lr', 'seconds', 'images', 'speed', 'counted')}
+    arguments, batches, last_batch = {}, None, {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            m = ARGUMENTS.search(line)
+            if m:
+                arguments = parse_arguments(m.group(1))
+                batches = epoch_batches(arguments, count_records(arguments))
+                last_batch = {}
+                continue
+            m = USING.search(line)
+            if m:
+                arguments['num_examples'] = int(m.group(1))
+                batches = epoch_batches(arguments, None)
+                continue
+            for key, pattern in (('train', TRAIN), ('val', VAL), ('lr', LR)):
+                m = pattern.search(line)
+                if m:
+                    curves[key][int(m.group(1))] = float(m.group(2))
+            m = SPEED.search(line)
+            if m:
+                epoch = int(m.group(1))
+                last_batch[epoch] = max(last_batch.get(epoch, 0), int(m.group(2)))
+            m = TRAINED.search(line)
+            if m:  # (after the epoch's Time cost line: it replaces the count made there)
+                epoch, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
+                curves['seconds'][epoch], curves['images'][epoch] = seconds, images
+                curves['counted'][epoch] = 'log'
+                curves['speed'][epoch] = training_speed(images, seconds)
+                continue
+            m = TIME.search(line)
+            if m:
+                epoch, seconds = int(m.group(1)), float(m.group(2))
+                size = arguments.get('batch_size')
+                if batches is not None:
+                    images, counted = batches * size, 'arguments'
+                elif isinstance(size, int) and epoch in last_batch:
+                    # Batch [a-b] is logged after batch b (0-based): at least b + 1 ran.
+                    images, counted = (last_batch[epoch] + 1) * size, 'speed lines'
+                else:
+                    continue
+                curves['seconds'][epoch] = seconds
+                curves['images'][epoch] = images
+                curves['counted'][epoch] = counted
+                if seconds > 0:
+                    curves['speed'][epoch] = training_speed(images, seconds)
+    return curves
+
+
+def training_speed(images, seconds):
+    """Images trained per second of wall time (0 for no time)."""
+    return images / seconds if seconds > 0 else 0.0
+
+
+def epoch_line(epoch, images, seconds):
+    """The Trained line of an epoch (common/fit.py logs it after Time cost)."""
+    return TRAINED_FORMAT % (epoch, images, seconds, training_speed(images, seconds))
+
+
+def run_speed(curves):
+    """(images, seconds, images/s) of every epoch of a parse_log result."""
+    images = sum(curves['images'].values())
+    seconds = sum(curves['seconds'][e] for e in curves['images'])
+    return images, seconds, training_speed(images, seconds)
