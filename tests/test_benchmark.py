@@ -40,12 +40,16 @@ def test_benchmark_tool_measures_every_phase(tmp_path):
     line = next(l for l in proc.stdout.splitlines() if l.startswith('training, ours / ceiling'))
     assert line.split()[-1] == '%.1f%%' % (100 * results['train']['train_images_per_sec'] / ceiling)
     if importlib.util.find_spec('torch'):
-        assert results['torch_train']['train_images_per_sec'] > 0
-        assert results['torch_compile']['train_images_per_sec'] > 0
+        for phase, config in (('torch_train', 'eager'), ('torch_train_cl', 'channels_last'),
+                              ('torch_train_bf16', 'bf16'), ('torch_compile', 'bf16')):
+            assert results[phase]['train_images_per_sec'] > 0, phase
+            assert results[phase]['config'] == config
         assert results['torch_compile']['compile_seconds'] > 0
         assert 'training speed, ours / torch.compile' in proc.stdout
+        assert "training speed, ours / PyTorch's fastest" in proc.stdout
     else:
-        for phase in ('torch_train', 'torch_infer', 'torch_compile'):
+        for phase in ('torch_train', 'torch_train_cl', 'torch_train_bf16', 'torch_infer',
+                      'torch_compile'):
             assert 'torch is not installed' in results[phase]['skipped']
             assert 'PyTorch comparison (%s) skipped' % phase in proc.stdout
 
@@ -71,6 +75,49 @@ def test_benchmark_batch_size_sweep_and_grey_records(tmp_path):
     assert json.loads(out.read_text())['results']['data']['data_images_per_sec'] > 0
     proc = run_script('tools/benchmark.py', '--batch-sizes', '32,x')
     assert proc.returncode != 0 and '--batch-sizes' in proc.stderr.strip().splitlines()[-1]
+
+
+def test_benchmark_table_names_pytorchs_fastest_training_configuration():
+    """The fastest of PyTorch's four training configurations is the maximum images/s of
+    those that ran, and the ours / fastest ratio divides by it (no torch needed)."""
+    import benchmark
+    args = benchmark.parse_args(['--compare-torch', '--batch-size', '8',
+                                 '--torch-compile-config', 'channels_last'])
+
+    def rows(results):
+        results = dict({p: {} for p in benchmark.PHASES}, **results)
+        lines = benchmark.table(results, args).splitlines()
+        return {name: line.rsplit('  ', 1)[-1].strip() for line in lines
+                for name in ("PyTorch's fastest training configuration",
+                             "training speed, ours / PyTorch's fastest",
+                             'training speed, ours / PyTorch',
+                             'PyTorch training images/s, bf16',
+                             'PyTorch peak memory MB (training, channels_last)')
+                if line.startswith(name + ' ')}
+    speeds = {'train': {'train_images_per_sec': 120.0},
+              'torch_train': {'train_images_per_sec': 30.0, 'peak_mb': 900.0},
+              'torch_train_cl': {'train_images_per_sec': 40.0, 'peak_mb': 800.0},
+              'torch_train_bf16': {'train_images_per_sec': 60.0, 'peak_mb': 700.0},
+              'torch_compile': {'train_images_per_sec': 50.0, 'compile_seconds': 70.0}}
+    assert rows(speeds) == {"PyTorch's fastest training configuration": 'bf16',
+                            "training speed, ours / PyTorch's fastest": '2.00',
+                            'training speed, ours / PyTorch': '4.00',
+                            'PyTorch training images/s, bf16': '60.0',
+                            'PyTorch peak memory MB (training, channels_last)': '800.0'}
+    speeds['torch_compile'] = {'train_images_per_sec': 80.0}
+    assert benchmark.fastest_torch_training(speeds, args) == \
+        ('torch.compile (channels_last)', 80.0)
+    assert rows(speeds)["training speed, ours / PyTorch's fastest"] == '1.50'
+    # a configuration that errored or was skipped is not a candidate, and the table says so
+    speeds['torch_compile'] = {'error': 'RuntimeError: boom'}
+    speeds['torch_train_bf16'] = {'skipped': 'torch is not installed'}
+    out = benchmark.table(dict({p: {} for p in benchmark.PHASES}, **speeds), args)
+    assert rows(speeds)["PyTorch's fastest training configuration"] == 'channels_last'
+    assert rows(speeds)['PyTorch training images/s, bf16'] == '-'
+    assert 'PyTorch comparison (torch_compile) skipped: RuntimeError: boom' in out
+    assert 'PyTorch comparison (torch_train_bf16) skipped: torch is not installed' in out
+    assert benchmark.fastest_torch_training({p: {} for p in benchmark.PHASES}, args) == \
+        (None, None)
 
 
 def test_benchmark_rejects_an_unknown_phase():

@@ -19,9 +19,11 @@ is repeated N times, the phases interleaved, and the medians reported:
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
 - --compare-torch: the same network in PyTorch, built from the same stage table
   (tools/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
-  same way, eager and (training) under torch.compile, its compile time (cold: inductor's
-  caches in a fresh folder each time) reported apart;
-  and the ratios;
+  same way; trained eager in three configurations (torch_train: float32 NCHW;
+  torch_train_cl: channels_last; torch_train_bf16: bfloat16 autocast, float32
+  parameters and optimizer) and under torch.compile (torch_compile: the configuration of
+  --torch-compile-config), its compile time (cold: inductor's caches in a fresh folder
+  each time) reported apart; the ratios, also to PyTorch's fastest of the four;
 - gemm: the dense float32 GEMM rate of this machine in the same run (the faster of
   oneDNN's inner product and numpy's BLAS), which makes the compute ceiling: a training
   image costs 6 x the network's multiply-adds in FLOPs (2 forward, 4 backward), an
@@ -182,7 +184,9 @@ def phase_gemm(args):
     return rates
 
 
-def phase_torch(args, shape, train, compiled=False):
+def phase_torch(args, shape, config=None, compiled=False):
+    """PyTorch training in the configuration ``config`` (torch_igcv3.TRAINING_CONFIGS),
+    under torch.compile if ``compiled``; inference if ``config`` is None."""
     if compiled:  # a cold compile every time: inductor's caches in a fresh folder
         os.environ['TORCHINDUCTOR_CACHE_DIR'] = tempfile.mkdtemp(prefix='bench-inductor-')
     try:
@@ -195,19 +199,9 @@ def phase_torch(args, shape, train, compiled=False):
     model = torch_igcv3.build(args.network.lower(), args.num_classes, shape)
     x = torch.randn((args.batch_size,) + shape)
     y = torch.randint(0, args.num_classes, (args.batch_size,))
-    if train:
-        model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        # torch.compile compiles the model (forward and backward graphs) on its first
-        # call; the optimizer step stays eager, as in the usual use of torch.compile.
-        forward = torch.compile(model) if compiled else model
-
-        def step():
-            opt.zero_grad()
-            loss_fn(forward(x), y).backward()
-            opt.step()
-        out = {}
+    if config:
+        step = torch_igcv3.training_step(model, x, y, config, compiled)
+        out = {'config': config}
         if compiled:
             tic = time.time()
             step()
@@ -231,8 +225,13 @@ def phase_torch(args, shape, train, compiled=False):
 
 
 PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data', 'gemm', 'torch_train',
-          'torch_infer', 'torch_compile')
-TORCH_PHASES = ('torch_train', 'torch_infer', 'torch_compile')
+          'torch_train_cl', 'torch_train_bf16', 'torch_infer', 'torch_compile')
+TORCH_PHASES = ('torch_train', 'torch_train_cl', 'torch_train_bf16', 'torch_infer',
+                'torch_compile')
+# PyTorch's eager training phases -> their configurations (torch_igcv3.TRAINING_CONFIGS);
+# torch_compile compiles the one of --torch-compile-config.
+TORCH_TRAINING = {'torch_train': 'eager', 'torch_train_cl': 'channels_last',
+                  'torch_train_bf16': 'bf16'}
 
 
 def run_phase(args, phase, extra=()):
@@ -280,6 +279,21 @@ def _percent(a, b):
     return '%.1f%%' % (100.0 * a / b) if a and b else None
 
 
+def torch_training_configs(args):
+    """{phase: configuration name} of PyTorch's four training phases."""
+    return dict(TORCH_TRAINING, torch_compile='torch.compile (%s)' % args.torch_compile_config)
+
+
+def fastest_torch_training(results, args):
+    """(configuration name, images/s) of the fastest of PyTorch's training phases that
+    ran; (None, None) if none did."""
+    ran = [(results[p].get('train_images_per_sec'), name)
+           for p, name in torch_training_configs(args).items()
+           if results[p].get('train_images_per_sec')]
+    speed, name = max(ran) if ran else (None, None)
+    return name, speed
+
+
 def table(results, args, ceiling=(None, None)):
     def ratio(a, b):
         return a / b if a and b else None
@@ -307,18 +321,23 @@ def table(results, args, ceiling=(None, None)):
          ratio(results['data'].get('data_images_per_sec'), mx_train)),
     ]
     if args.compare_torch:
+        configs = torch_training_configs(args)
+        rows += [('PyTorch training images/s, %s' % name, results[p].get('train_images_per_sec'))
+                 for p, name in configs.items()]
         rows += [
-            ('PyTorch training images/s', th_train),
-            ('PyTorch training images/s, torch.compile', th_compile),
             ('torch.compile compile time s (apart)',
              results['torch_compile'].get('compile_seconds')),
             ('PyTorch inference images/s (batch %d)' % args.batch_size, th_infer),
             ('PyTorch inference latency ms (batch 1)', results['torch_infer'].get('latency_ms')),
-            ('PyTorch peak memory MB (training)', results['torch_train'].get('peak_mb')),
-            ('PyTorch peak memory MB (training, torch.compile)',
-             results['torch_compile'].get('peak_mb')),
+        ]
+        rows += [('PyTorch peak memory MB (training, %s)' % name, results[p].get('peak_mb'))
+                 for p, name in configs.items()]
+        best_name, th_best = fastest_torch_training(results, args)
+        rows += [
+            ("PyTorch's fastest training configuration", best_name),
             ('training speed, ours / PyTorch', ratio(mx_train, th_train)),
             ('training speed, ours / torch.compile', ratio(mx_train, th_compile)),
+            ("training speed, ours / PyTorch's fastest", ratio(mx_train, th_best)),
             ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
         ]
     if train_ceiling:
@@ -331,7 +350,8 @@ def table(results, args, ceiling=(None, None)):
         ]
         if args.compare_torch:
             rows += [('training, PyTorch / ceiling', _percent(th_train, train_ceiling)),
-                     ('training, torch.compile / ceiling', _percent(th_compile, train_ceiling))]
+                     ('training, torch.compile / ceiling', _percent(th_compile, train_ceiling)),
+                     ("training, PyTorch's fastest / ceiling", _percent(th_best, train_ceiling))]
     width = max(len(r[0]) for r in rows)
     lines = ['%s  %s' % (name.ljust(width), _cell(v)) for name, v in rows]
     if args.compare_torch:
@@ -378,10 +398,16 @@ def parse_args(argv=None):
     parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
     parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
     parser.add_argument('--phases', default='train,train_exact,infer_fused,infer_plain,data,gemm',
-                        help='which measurements (torch_train,torch_infer,torch_compile with '
-                             '--compare-torch)')
+                        help='which measurements (torch_train,torch_train_cl,torch_train_bf16,'
+                             'torch_infer,torch_compile with --compare-torch)')
     parser.add_argument('--compare-torch', action='store_true',
                         help='add the same network in PyTorch (optional torch), interleaved')
+    parser.add_argument('--torch-compile-config', default='bf16',
+                        choices=tuple(TORCH_TRAINING.values()),
+                        help="the PyTorch training configuration torch_compile compiles "
+                             "(float32 NCHW, float32 channels_last, or bfloat16 autocast); "
+                             "default bf16, PyTorch's recommended mixed precision on CPUs with "
+                             "AVX512_BF16; compile the fastest one the eager phases measure")
     parser.add_argument('--rounds', type=int, default=1,
                         help='repeat every measurement this many times, interleaved; medians')
     parser.add_argument('--batch-sizes', default='',
@@ -433,10 +459,11 @@ def main():
               'infer_plain': lambda: phase_infer(args, shape, False),
               'data': lambda: phase_data(args, shape),
               'gemm': lambda: phase_gemm(args),
-              'torch_train': lambda: phase_torch(args, shape, True),
-              'torch_infer': lambda: phase_torch(args, shape, False),
-              'torch_compile': lambda: phase_torch(args, shape, True, compiled=True)}[args.phase]
-        sys.stdout.write(json.dumps(fn()) + '\n')
+              'torch_infer': lambda: phase_torch(args, shape),
+              'torch_compile': lambda: phase_torch(args, shape, args.torch_compile_config,
+                                                   compiled=True)}
+        fn.update((p, lambda c=c: phase_torch(args, shape, c)) for p, c in TORCH_TRAINING.items())
+        sys.stdout.write(json.dumps(fn[args.phase]()) + '\n')
         return
     args.passthrough = list(argv)
     for flag in ('--json', '--batch-sizes'):  # (the parent's own)

@@ -1,6 +1,8 @@
 """The same networks in PyTorch, built from the same records (symbol.registry.NetworkSpec:
 stage table, group counts, width arithmetic), for speed comparisons
 (tools/benchmark.py --compare-torch). Optional: needs torch (requirements-bench.txt)."""
+import contextlib
+
 import _path  # noqa: F401
 import torch
 from torch import nn
@@ -26,8 +28,9 @@ class ChannelPermutation(nn.Module):
         self.groups = groups
 
     def forward(self, x):
-        n, c, h, w = x.shape
-        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+        # PyTorch's own op: (n, g, c/g, h, w) -> (n, c/g, g, h, w), keeping the input's
+        # memory format (a view/transpose/reshape would turn channels_last into NCHW).
+        return torch.channel_shuffle(x, self.groups)
 
 
 def igcv3_body(cin, cexp, cout, stride, g1, g2):
@@ -90,4 +93,40 @@ def parameter_count(model):
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ['build', 'parameter_count', 'torch']
+# 'eager': float32, NCHW; 'channels_last': float32, model and input channels_last;
+# 'bf16': forward and loss under CPU autocast to bfloat16 (parameters, gradients and the
+# optimizer stay float32), PyTorch's recipe for mixed precision on CPUs.
+TRAINING_CONFIGS = ('eager', 'channels_last', 'bf16')
+
+
+def training_step(model, x, y, config='eager', compiled=False):
+    """A function running one training step of ``model`` on (``x``, ``y``) in the training
+    configuration ``config`` (TRAINING_CONFIGS): forward, cross-entropy loss, backward and
+    an SGD update (common/fit.py's). With ``compiled`` the model runs under torch.compile,
+    which compiles its forward and backward graphs on the first call; the optimizer step
+    stays eager, as in the usual use of torch.compile."""
+    if config not in TRAINING_CONFIGS:
+        raise ValueError('unknown training configuration %r: one of %s'
+                         % (config, ', '.join(TRAINING_CONFIGS)))
+    model.train()
+    if config == 'channels_last':
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
+    loss_fn = nn.CrossEntropyLoss()
+    forward = torch.compile(model) if compiled else model
+
+    def precision():
+        return torch.autocast('cpu', dtype=torch.bfloat16) if config == 'bf16' \
+            else contextlib.nullcontext()
+
+    def step():
+        opt.zero_grad()
+        with precision():
+            loss = loss_fn(forward(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+__all__ = ['TRAINING_CONFIGS', 'build', 'parameter_count', 'torch', 'training_step']
