@@ -152,7 +152,7 @@ def phase_data(args, shape):
              '--batch-size', str(args.batch_size),
              '--num-examples', str(count), '--num-classes', str(args.num_classes),
              '--image-shape', ','.join(map(str, shape)), '--data-nthreads', str(os.cpu_count()),
-             '--seed', '0']
+             '--seed', '0', '--data-in-memory', '0']  # (the phase times ImageRecordIter)
     targs = recipe.parse_args(flags)
     train, _ = data.get_rec_iter(targs)
 
