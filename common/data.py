@@ -207,9 +207,23 @@ def require_file(path, flag):
         raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
 
 
+_scanned = {}
+
+
 def scan_records(rec_path, flag):
     """(offsets, labels) of every record in a .rec, reading only the headers (seeking
-    past the images); a record with several labels is refused (training takes one)."""
+    past the images); a record with several labels is refused (training takes one).
+    Kept for the process's life, keyed by the file, its size and time: each epoch's
+    loader asks again."""
+    stat = os.stat(rec_path)
+    key = (os.path.abspath(rec_path), stat.st_size, stat.st_mtime_ns)
+    if key not in _scanned:
+        _scanned[key] = _scan_records(rec_path, flag)
+    offsets, labels = _scanned[key]
+    return list(offsets), list(labels)
+
+
+def _scan_records(rec_path, flag):
     try:
         heads = list(recordio.scan_headers(rec_path))
     except recordio.CorruptRecordError as err:

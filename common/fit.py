@@ -138,11 +138,13 @@ def validate(sym, params, val, count, metrics, batch_size, image_shape, devices,
     """Score ``params`` (released layout) on ``val`` as score.py does: the released graph
     ``sym`` bound for inference (common.inference, on the CPU its fused inference form),
     not the training Module, whose form trains fast but infers slowly."""
+    tic = time.time()
     mod = bind_for_inference(sym, params[0], params[1], batch_size, image_shape, devices)
-    evaluate.evaluate(mod, val, metrics, count, progress=progress)
+    images, _ = evaluate.evaluate(mod, val, metrics, count, progress=progress)
     for m in metrics:
         for name, value in m.get_name_value():
             logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+    logging.info(training_log.validation_line(epoch, images, time.time() - tic))
 
 
 def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(),

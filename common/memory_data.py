@@ -6,9 +6,9 @@ machine a Fashion-MNIST epoch trained at 95 images/s from records and at 136 on
 synthetic data of the same shape (README, Speed). A set whose decoded images fit in
 memory, all of the network's input size, and whose training augmentations are only
 ImageRecordIter's padding, random crop and mirror is therefore decoded once (OpenCV,
-with ImageRecordIter's channel flag; the first images are checked against
-ImageRecordIter's own decoding, pixel for pixel), and each batch is cut from it with
-numpy on the training thread: the same pixels, the same augmentations drawn from the
+with ImageRecordIter's channel flag; the first images are checked against MXNet's own
+decoder, the one ImageRecordIter calls, pixel for pixel), and each batch is cut from it
+with numpy on the training thread: the same pixels, the same augmentations drawn from the
 same distributions (crop offsets uniform over the padded image, a mirror with
 probability 1/2, padding of ``fill_value``), then ``(x - mean) / std`` in float32.
 Anything else (other augmentations, images of other sizes, a set too large) reads the
@@ -82,18 +82,30 @@ def _decode(rec_path, offsets, image_shape, cv2):
                 else img.reshape(height, width, 1)
             labels[i] = np.float32(label if np.isscalar(label) else label[0])
     images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    return (images, labels) if _same_as_record_iter(rec_path, images, image_shape) else None
+    return (images, labels) if _same_as_mxnet(rec_path, offsets, images, image_shape) else None
 
 
-def _same_as_record_iter(rec_path, images, image_shape, count=256):
-    """The first ``count`` images equal ImageRecordIter's decoding of them, pixel for pixel."""
+def _same_as_mxnet(rec_path, offsets, images, image_shape, count=256):
+    """The first ``count`` images equal MXNet's own decoding of them (mx.image.imdecode:
+    the OpenCV inside libmxnet, which ImageRecordIter decodes with), pixel for pixel.
+
+    Not ImageRecordIter itself: making one, even dropped at once, leaves a thread of its
+    OpenMP pool alive, and with more OpenMP threads than cores GNU libgomp throttles the
+    spin-wait of every team (gomp_managed_threads > available CPUs), so the training
+    step's OpenMP team sleeps in futex calls between parallel regions: on this project's
+    2-core machine a Fashion-MNIST step fell from about 170 to 125 images/s for the rest
+    of the process (README, Speed). tests/test_memory_data.py compares the batches with
+    ImageRecordIter's."""
     n = min(count, len(images))
-    it = mx.io.ImageRecordIter(path_imgrec=rec_path, data_shape=image_shape, batch_size=n,
-                               shuffle=False, round_batch=False, rand_crop=False,
-                               rand_mirror=False, preprocess_threads=1, dtype='uint8')
-    theirs = next(iter(it)).data[0].asnumpy()[:n]
+    flag = 1 if image_shape[0] == 3 else 0
+    theirs = np.empty_like(images[:n])
+    with open(rec_path, 'rb') as f:
+        for i in range(n):
+            _, _, _, payload = recordio.unpack_image_record(recordio.read_record_at(f, offsets[i]))
+            img = mx.image.imdecode(payload, flag=flag).asnumpy()
+            theirs[i] = img.transpose(2, 0, 1)
     if not np.array_equal(theirs, images[:n]):
-        logging.warning('%s: OpenCV decodes its images unlike ImageRecordIter (largest pixel '
+        logging.warning('%s: OpenCV decodes its images unlike MXNet (largest pixel '
                         'difference %d)', rec_path,
                         np.abs(theirs.astype(int) - images[:n]).max())
         return False

@@ -32,6 +32,8 @@ LR = re.compile(r'Epoch\[(\d+)\] Learning-rate=' + NUMBER)
 TIME = re.compile(r'Epoch\[(\d+)\] Time cost=' + NUMBER)
 TRAINED_FORMAT = 'Epoch[%d] Trained %d images in %.3f s: %.2f images/s'
 TRAINED = re.compile(r'Epoch\[(\d+)\] Trained (\d+) images in ' + NUMBER + ' s')
+VALIDATED_FORMAT = 'Epoch[%d] Validated %d images in %.3f s: %.2f images/s'
+VALIDATED = re.compile(r'Epoch\[(\d+)\] Validated (\d+) images in ' + NUMBER + ' s')
 SPEED = re.compile(r'Epoch\[(\d+)\] Batch \[\d+-(\d+)\]\tSpeed: ([\d.]+) samples/sec')
 ARGUMENTS = re.compile(r'start with arguments (\{.*\})\s*$')
 # common/fit.py when --num-examples exceeds the records: it trains on the records.
@@ -85,11 +87,13 @@ def epoch_batches(arguments, records):
 def parse_log(path):
     """{'train', 'val': {epoch: accuracy}, 'lr': {epoch: learning rate}, 'seconds':
     {epoch: Time cost}, 'images': {epoch: training images}, 'speed': {epoch: images/s},
+    'val_images', 'val_seconds': {epoch: images validated and the seconds it took},
     'counted': {epoch: how the images were counted: 'log' (the epoch's Trained line),
     'arguments' or 'speed lines' (logs written before that line existed)}}. A log holding several runs (a
     resumed one appends) is read in order, each epoch with its own run's arguments; an
     epoch logged twice keeps its last values."""
-    curves = {key: {} for key in ('train', 'val', 'lr', 'seconds', 'images', 'speed', 'counted')}
+    curves = {key: {} for key in ('train', 'val', 'lr', 'seconds', 'images', 'speed', 'counted',
+                                  'val_images', 'val_seconds')}
     arguments, batches, last_batch = {}, None, {}
     with open(path, errors='replace') as f:
         for line in f:
@@ -112,6 +116,12 @@ def parse_log(path):
             if m:
                 epoch = int(m.group(1))
                 last_batch[epoch] = max(last_batch.get(epoch, 0), int(m.group(2)))
+            m = VALIDATED.search(line)
+            if m:
+                epoch = int(m.group(1))
+                curves['val_images'][epoch] = int(m.group(2))
+                curves['val_seconds'][epoch] = float(m.group(3))
+                continue
             m = TRAINED.search(line)
             if m:  # (after the epoch's Time cost line: it replaces the count made there)
                 epoch, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
@@ -146,6 +156,11 @@ def training_speed(images, seconds):
 def epoch_line(epoch, images, seconds):
     """The Trained line of an epoch (common/fit.py logs it after Time cost)."""
     return TRAINED_FORMAT % (epoch, images, seconds, training_speed(images, seconds))
+
+
+def validation_line(epoch, images, seconds):
+    """The Validated line of an epoch (common/fit.py logs it after the Validation lines)."""
+    return VALIDATED_FORMAT % (epoch, images, seconds, training_speed(images, seconds))
 
 
 def run_speed(curves):

@@ -123,46 +123,94 @@ def phase_infer(args, shape, fused):
     return out
 
 
-def phase_data(args, shape):
+def _write_records(args, shape, path, count):
+    """A .rec of ``count`` generated images at ``path`` (+ .idx): grey 28x28 PNGs as
+    tools/mnist_to_rec.py packs Fashion-MNIST for a 1-channel shape, 32x32 JPEGs as
+    tools/cifar_to_rec.py for small inputs, larger JPEGs (480 high) otherwise."""
     import cv2
     import numpy as np
-    from common import data
     from common.recfile import AtomicRecordWriter
-    import train_cifar
-    import train_imagenet
-    folder = tempfile.mkdtemp(prefix='bench-data-')
     rng = np.random.RandomState(0)
-    small = shape[1] <= 64
-    grey = shape[0] == 1
-    count = args.data_images
-    with AtomicRecordWriter(os.path.join(folder, 'd')) as writer:
+    with AtomicRecordWriter(path) as writer:
         for i in range(count):
-            if grey:  # as tools/mnist_to_rec.py packs Fashion-MNIST
+            if shape[0] == 1:
                 img = rng.randint(0, 256, shape[1:]).astype(np.uint8)
                 payload = cv2.imencode('.png', img)[1].tobytes()
             else:
-                h, w = (32, 32) if small else (480, int(480 * rng.uniform(1.0, 1.5)))
+                h, w = (32, 32) if shape[1] <= 64 else (480, int(480 * rng.uniform(1.0, 1.5)))
                 img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8),
                                  (w, h))
                 payload = cv2.imencode('.jpg', img)[1].tobytes()
             writer.write(i, float(i % args.num_classes), payload)
-    recipe = train_cifar if small else train_imagenet
-    flags = (['--dataset', 'fashion-mnist'] if grey and small else []) + [
-        '--data-train', os.path.join(folder, 'd.rec'), '--data-val=',
-             '--batch-size', str(args.batch_size),
-             '--num-examples', str(count), '--num-classes', str(args.num_classes),
-             '--image-shape', ','.join(map(str, shape)), '--data-nthreads', str(os.cpu_count()),
-             '--seed', '0', '--data-in-memory', '0']  # (the phase times ImageRecordIter)
-    targs = recipe.parse_args(flags)
-    train, _ = data.get_rec_iter(targs)
+    return path + '.rec'
 
-    def epoch():
-        train.reset()
-        for _ in train:
-            pass
-    seconds = median_seconds(epoch, 1, 3)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {'data_images_per_sec': count / seconds, 'peak_mb': _peak_mb()}
+
+def _recipe_flags(args, shape, rec, count):
+    """(recipe module, its flags) training on ``rec`` with the recipe's augmentations:
+    train_cifar's (Fashion-MNIST's for 1 channel) for inputs up to 64, else train_imagenet's."""
+    import train_cifar
+    import train_imagenet
+    small = shape[1] <= 64
+    flags = (['--dataset', 'fashion-mnist'] if shape[0] == 1 and small else []) + [
+        '--data-train', rec, '--data-val=', '--batch-size', str(args.batch_size),
+        '--num-examples', str(count), '--num-classes', str(args.num_classes),
+        '--image-shape', ','.join(map(str, shape)), '--seed', '0']
+    return (train_cifar if small else train_imagenet), flags
+
+
+def phase_data(args, shape):
+    from common import data
+    folder = tempfile.mkdtemp(prefix='bench-data-')
+    try:
+        rec = _write_records(args, shape, os.path.join(folder, 'd'), args.data_images)
+        recipe, flags = _recipe_flags(args, shape, rec, args.data_images)
+        targs = recipe.parse_args(flags + ['--data-nthreads', str(os.cpu_count()),
+                                           '--data-in-memory', '0'])  # (times ImageRecordIter)
+        train, _ = data.get_rec_iter(targs)
+
+        def epoch():
+            train.reset()
+            for _ in train:
+                pass
+        seconds = median_seconds(epoch, 1, 3)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {'data_images_per_sec': args.data_images / seconds, 'peak_mb': _peak_mb()}
+
+
+def phase_fit(args, shape, source):
+    """A user's training run: the recipe's entry point (common/fit.py's loop, the recipe's
+    data path and augmentations, the per-batch metric and log) for 2 epochs of
+    --fit-images images, on generated records (source 'records', validated on them
+    too) or on synthetic data (--benchmark 1); the second epoch's images/s as its log
+    reports them (common.training_log), so the first's warm-up is not counted."""
+    from common import fit, train, training_log
+    folder = tempfile.mkdtemp(prefix='bench-fit-')
+    try:
+        count = args.fit_images
+        rec = _write_records(args, shape, os.path.join(folder, 'd'), count) \
+            if source == 'records' else os.path.join(folder, 'none.rec')
+        recipe, flags = _recipe_flags(args, shape, rec, count)
+        log = os.path.join(folder, 'train.log')
+        flags += ['--num-epochs', '2', '--gpus', args.gpus, '--network', args.network,
+                  '--multiplier', str(args.multiplier), '--model-prefix',
+                  os.path.join(folder, 'm'), '--log-file', log, '--disp-batches', '1000000']
+        flags += ['--data-val', rec] if source == 'records' else ['--benchmark', '1']
+        targs = recipe.parse_args(flags)
+        fit.fit(targs, train.get_network)
+        for handler in logging.getLogger().handlers:  # (fit's log file, read whole below)
+            handler.flush()
+        curves = training_log.parse_log(log)
+        out = {'fit_images_per_sec': curves['speed'].get(1), 'peak_mb': _peak_mb()}
+        if curves['val_seconds'].get(1):
+            out['validation_images_per_sec'] = training_log.training_speed(
+                curves['val_images'][1], curves['val_seconds'][1])
+        with open(log) as f:  # (the path fit's data loader logged it took)
+            out['data_path'] = next((line[line.index('training data '):].strip() for line in f
+                                     if 'training data ' in line), 'synthetic (--benchmark 1)')
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
 
 
 def phase_gemm(args):
@@ -224,7 +272,8 @@ def phase_torch(args, shape, config=None, compiled=False):
     return out
 
 
-PHASES = ('train', 'train_exact', 'infer_fused', 'infer_plain', 'data', 'gemm', 'torch_train',
+PHASES = ('train', 'train_exact', 'fit_records', 'fit_synthetic', 'infer_fused', 'infer_plain',
+          'data', 'gemm', 'torch_train',
           'torch_train_cl', 'torch_train_bf16', 'torch_infer', 'torch_compile')
 TORCH_PHASES = ('torch_train', 'torch_train_cl', 'torch_train_bf16', 'torch_infer',
                 'torch_compile')
@@ -303,8 +352,16 @@ def table(results, args, ceiling=(None, None)):
     train_ceiling, infer_ceiling = ceiling
     mx_infer, th_infer = results['infer_fused'].get('images_per_sec'), \
         results['torch_infer'].get('images_per_sec')
+    fit_records = results['fit_records'].get('fit_images_per_sec')
+    fit_synthetic = results['fit_synthetic'].get('fit_images_per_sec')
     rows = [
-        ('training images/s (fwd+bwd+update, batch %d)' % args.batch_size,
+        ("training images/s, the recipe's run on records (batch %d)" % args.batch_size,
+         fit_records),
+        ("training images/s, the recipe's run on synthetic data", fit_synthetic),
+        ('training on records / on synthetic data', ratio(fit_records, fit_synthetic)),
+        ("validation images/s, the recipe's run (fused inference form)",
+         results['fit_records'].get('validation_images_per_sec')),
+        ('training images/s, bare step (fwd+bwd+update, batch %d)' % args.batch_size,
          results['train'].get('train_images_per_sec')),
         ('training images/s, released grouped-conv ops',
          results['train_exact'].get('train_images_per_sec')),
@@ -338,6 +395,8 @@ def table(results, args, ceiling=(None, None)):
             ('training speed, ours / PyTorch', ratio(mx_train, th_train)),
             ('training speed, ours / torch.compile', ratio(mx_train, th_compile)),
             ("training speed, ours / PyTorch's fastest", ratio(mx_train, th_best)),
+            ("training speed, the recipe's run on records / PyTorch's fastest",
+             ratio(fit_records, th_best)),
             ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
         ]
     if train_ceiling:
@@ -395,9 +454,13 @@ def parse_args(argv=None):
     parser.add_argument('--iterations', type=int, default=5, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
     parser.add_argument('--data-images', type=int, default=512, help='images in the data test')
+    parser.add_argument('--fit-images', type=int, default=None,
+                        help="images per epoch of the fit phases' 2-epoch runs (default 3200 "
+                             "up to 64x64 inputs, else 320)")
     parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
     parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
-    parser.add_argument('--phases', default='train,train_exact,infer_fused,infer_plain,data,gemm',
+    parser.add_argument('--phases', default='fit_records,fit_synthetic,train,train_exact,'
+                                            'infer_fused,infer_plain,data,gemm',
                         help='which measurements (torch_train,torch_train_cl,torch_train_bf16,'
                              'torch_infer,torch_compile with --compare-torch)')
     parser.add_argument('--compare-torch', action='store_true',
@@ -432,6 +495,12 @@ def parse_args(argv=None):
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.fit_images is None:
+        from common.data import parse_image_shape_flag
+        args.fit_images = 3200 if parse_image_shape_flag(args.image_shape)[1] <= 64 else 320
+    if args.fit_images < args.batch_size:
+        raise UserError('--fit-images %d is fewer than one batch of %d; raise it'
+                        % (args.fit_images, args.batch_size))
     return args
 
 
@@ -458,6 +527,8 @@ def main():
               'infer_fused': lambda: phase_infer(args, shape, True),
               'infer_plain': lambda: phase_infer(args, shape, False),
               'data': lambda: phase_data(args, shape),
+              'fit_records': lambda: phase_fit(args, shape, 'records'),
+              'fit_synthetic': lambda: phase_fit(args, shape, 'synthetic'),
               'gemm': lambda: phase_gemm(args),
               'torch_infer': lambda: phase_torch(args, shape),
               'torch_compile': lambda: phase_torch(args, shape, args.torch_compile_config,
