@@ -14,7 +14,7 @@ def test_benchmark_tool_measures_every_phase(tmp_path):
     proc = run_script('tools/benchmark.py', '--network', 'igcv3_0.5x', '--image-shape', '3,16,16',
                       '--num-classes', '4', '--batch-size', '4', '--iterations', '1',
                       '--warmup', '0', '--data-images', '16', '--gemm-size', '256',
-                      '--compare-torch',
+                      '--fit-images', '8', '--compare-torch',
                       '--json', out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -24,6 +24,19 @@ def test_benchmark_tool_measures_every_phase(tmp_path):
                        ('infer_plain', 'images_per_sec'), ('data', 'data_images_per_sec')):
         assert results[phase][key] > 0, (phase, results[phase])
     assert results['train']['peak_mb'] > 0
+    # The recipe's own run, 2 epochs of 8 images: on generated records (small enough to be
+    # held in memory, and validated on), and on synthetic data.
+    for phase in ('fit_records', 'fit_synthetic'):
+        assert results[phase]['fit_images_per_sec'] > 0, (phase, results[phase])
+    assert results['fit_records']['validation_images_per_sec'] > 0
+    assert 'validation_images_per_sec' not in results['fit_synthetic']
+    assert results['fit_records']['data_path'].startswith(
+        'training data decoded once into memory (8 images'), results['fit_records']
+    assert 'synthetic' in results['fit_synthetic']['data_path'], results['fit_synthetic']
+    for row in ("training images/s, the recipe's run on records",
+                "training images/s, the recipe's run on synthetic data",
+                'training on records / on synthetic data'):
+        assert row in proc.stdout, row
     from common.runtime import cpu_has_avx512  # (the form fit.py trains, see test_runtime)
     assert (results['train']['training_form'], results['train']['dnnl_max_cpu_isa']) == \
         (('padded', None) if cpu_has_avx512() else ('fused', 'AVX2'))

@@ -125,8 +125,9 @@ def phase_infer(args, shape, fused):
 
 def _write_records(args, shape, path, count):
     """A .rec of ``count`` generated images at ``path`` (+ .idx): grey 28x28 PNGs as
-    tools/mnist_to_rec.py packs Fashion-MNIST for a 1-channel shape, 32x32 JPEGs as
-    tools/cifar_to_rec.py for small inputs, larger JPEGs (480 high) otherwise."""
+    tools/mnist_to_rec.py packs Fashion-MNIST for a 1-channel shape, JPEGs of the input
+    size for small inputs (32x32 as tools/cifar_to_rec.py packs CIFAR), larger JPEGs (480
+    high) otherwise."""
     import cv2
     import numpy as np
     from common.recfile import AtomicRecordWriter
@@ -137,7 +138,7 @@ def _write_records(args, shape, path, count):
                 img = rng.randint(0, 256, shape[1:]).astype(np.uint8)
                 payload = cv2.imencode('.png', img)[1].tobytes()
             else:
-                h, w = (32, 32) if shape[1] <= 64 else (480, int(480 * rng.uniform(1.0, 1.5)))
+                h, w = shape[1:] if shape[1] <= 64 else (480, int(480 * rng.uniform(1.0, 1.5)))
                 img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8),
                                  (w, h))
                 payload = cv2.imencode('.jpg', img)[1].tobytes()
