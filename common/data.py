@@ -62,8 +62,10 @@ def add_data_args(parser):
                       help='1: train on synthetic data, to measure speed')
     data.add_argument('--test-io', type=int, default=0,
                       help='1: only read the training data, to time the pipeline')
-    data.add_argument('--dtype', type=str, default='float32', choices=('float32', 'float16'),
-                      help='precision of the network (float16 for GPUs)')
+    data.add_argument('--dtype', type=str, default='float32',
+                      choices=('float32', 'float16', 'bfloat16'),
+                      help='precision of the network\'s compute: float16 for GPUs, bfloat16 for '
+                           'CPUs with AVX512_BF16 (parameters and checkpoints stay float32)')
     return data
 
 

@@ -6,6 +6,7 @@ Flags, checkpoint names and log lines are those of MXNet's example/image-classif
 ``Epoch[e] Validation-accuracy=``, ``Epoch[e] Time cost=``), so MXNet's parse_log.py and
 tools/plot_log.py read the logs.
 """
+import argparse
 import json
 import logging
 import os
@@ -123,10 +124,18 @@ def _diverged(loss, epoch, nbatch, last_good):
                                if last_good else 'no checkpoint was saved'))
 
 
+def saved_args(args):
+    """The flags of the graph checkpoints store: a bfloat16 run's is the float32 one (its
+    parameters are float32; bfloat16 is how the CPU computed them)."""
+    if args.dtype != 'bfloat16':
+        return args
+    return argparse.Namespace(**dict(vars(args), dtype='float32'))
+
+
 def with_lr_mult(sym, lr_mult):
     """``sym`` with the learning-rate multipliers {parameter: m} as the attribute the
     optimizer reads from the graph (so they reach parameter servers too)."""
-    graph = json.loads(sym.tojson())
+    graph = json.loads(sym.tojson(remove_amp_cast=False))
     for node in graph['nodes']:
         if node['op'] == 'null' and node['name'] in lr_mult:
             node.setdefault('attrs', {})['__lr_mult__'] = repr(float(lr_mult[node['name']]))
@@ -223,9 +232,10 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
     form, sym = runtime.training_network(
         args.fast_group_conv, devices, lambda f: get_network(args, f),
         (args.batch_size,) + data_mod.image_shape(args))
+    runtime.check_dtype(args.dtype, devices, form)
     if lr_mult:
         sym = with_lr_mult(sym, lr_mult)
-    saved_sym = get_network(args, Form.RELEASED)
+    saved_sym = get_network(saved_args(args), Form.RELEASED)
     save = args.model_prefix and kv.rank == 0
     info = model_info(args) if save and not args.benchmark else None
     if save:

@@ -70,15 +70,44 @@ def get_devices(gpus):
     return [mx.gpu(i) for i in ids]
 
 
-def cpu_has_avx512():
-    """True when this CPU has the AVX-512 subsets of oneDNN's avx512_core kernels."""
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo); empty where it cannot be read."""
     try:
         with open('/proc/cpuinfo') as f:
-            flags = next((line.split(':', 1)[1].split() for line in f
-                          if line.startswith('flags')), [])
+            return next((line.split(':', 1)[1].split() for line in f
+                         if line.startswith('flags')), [])
     except OSError:
-        return False
+        return []
+
+
+def cpu_has_avx512():
+    """True when this CPU has the AVX-512 subsets of oneDNN's avx512_core kernels."""
+    flags = cpu_flags()
     return all(flag in flags for flag in ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq'))
+
+
+def cpu_has_bf16():
+    """True when this CPU computes bfloat16 natively (AVX512_BF16, oneDNN's
+    avx512_core_bf16 kernels)."""
+    return cpu_has_avx512() and 'avx512_bf16' in cpu_flags()
+
+
+def check_dtype(dtype, devices, form):
+    """A UserError unless --dtype ``dtype`` trains on ``devices`` in ``form``: bfloat16 is
+    the CPU's (padded training form, AVX512_BF16)."""
+    from symbol import Form
+    if dtype != 'bfloat16':
+        return
+    if any(d.device_type != 'cpu' for d in devices):
+        raise UserError('--dtype bfloat16 is for CPUs with AVX512_BF16; on GPUs use '
+                        '--dtype float16')
+    if not cpu_has_bf16():
+        raise UserError('--dtype bfloat16 needs a CPU with AVX512_BF16, which this one does '
+                        'not have (/proc/cpuinfo); use --dtype float32')
+    if form is not Form.CPU_TRAINING_PADDED:
+        raise UserError('--dtype bfloat16 trains the padded CPU training form under oneDNN\'s '
+                        'AVX-512 kernels, which this run does not use (see the line above); '
+                        'use --dtype float32')
 
 
 def training_network(fast_group_conv, devices, build, data_shape):

@@ -7,7 +7,8 @@ Where a concern lives:
 - builder.py: the one builder (stem, stages, head), layouts, image shapes, get_symbol;
 - widths.py: the width rules; layers.py: conv+BN+ReLU6 and the channel permutation;
 - forms.py: the graph forms; training_form.py: the CPU training form and the reordering
-  of running statistics it needs; inference_form.py: the inference form of a checkpoint.
+  of running statistics it needs; inference_form.py: the inference form of a checkpoint;
+- precision.py: bfloat16 compute on the CPU, a pass over a built graph.
 """
 from .builder import accepted_keywords, get_symbol, parse_image_shape
 from .errors import NetworkConfigError, UnknownNetworkError

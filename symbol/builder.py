@@ -8,6 +8,7 @@ import mxnet as mx
 from .errors import NetworkConfigError
 from .forms import BUILT_FORMS, PAD_MULTIPLE, PADDABLE_FAMILIES, Form
 from .layers import LAST, STEM, conv_bn
+from .precision import bfloat16_graph
 from .registry import family_of, get_spec
 from .training_form import padded, padded_conv_bn
 from .widths import plan_widths
@@ -45,6 +46,10 @@ def resolve_layout(layout, image_shape):
     return layout
 
 
+# float16: for GPUs (casts at the ends); bfloat16: for CPUs with AVX512_BF16.
+DTYPES = ('float32', 'float16', 'bfloat16')
+
+
 def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 224),
                   layout=None, width_rule='upstream', dtype='float32', label_smoothing=0.0,
                   form=Form.RELEASED, **options):
@@ -52,7 +57,8 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
 
     ``layout`` 'imagenet' or 'cifar' (default: by input size, resolve_layout); widths from
     ``width_rule`` (symbol.widths); ``dtype`` 'float16' casts the input to float16 and
-    ``fc`` back to float32 before the softmax (for GPUs; same parameters);
+    ``fc`` back to float32 before the softmax (for GPUs; same parameters), 'bfloat16'
+    computes in bfloat16 on the CPU with float32 parameters (symbol.precision);
     ``label_smoothing`` > 0 sets the softmax's smooth_alpha; ``form`` one of
     symbol.forms.BUILT_FORMS; ``options`` the family's own keywords (e.g. IGCV3's g1, g2).
     """
@@ -63,8 +69,8 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
         raise NetworkConfigError('multiplier must be a positive number, got %g' % multiplier)
     if not 0 <= float(label_smoothing) < 1:
         raise NetworkConfigError('label_smoothing must be in [0, 1), got %g' % label_smoothing)
-    if dtype not in ('float32', 'float16'):
-        raise NetworkConfigError("dtype must be float32 or float16, got '%s'" % dtype)
+    if dtype not in DTYPES:
+        raise NetworkConfigError("dtype must be one of %s, got '%s'" % (', '.join(DTYPES), dtype))
     if form not in BUILT_FORMS:
         raise NetworkConfigError('form must be one of %s, got %r'
                                  % (', '.join(f.name for f in BUILT_FORMS), form))
@@ -72,8 +78,13 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
     if form is Form.CPU_TRAINING_PADDED and spec.family not in PADDABLE_FAMILIES:
         raise NetworkConfigError('the padded training form is built for the %s families, '
                                  'not %s' % (', '.join(PADDABLE_FAMILIES), spec.family))
-    if form is Form.CPU_TRAINING_PADDED and dtype != 'float32':
-        raise NetworkConfigError('the padded training form is float32 only, not %s' % dtype)
+    if form is Form.CPU_TRAINING_PADDED and dtype == 'float16':
+        raise NetworkConfigError('the padded training form is float32 or bfloat16, not %s'
+                                 % dtype)
+    if dtype == 'bfloat16':
+        return bfloat16_graph(build_network(
+            spec, num_classes, multiplier, image_shape, layout, width_rule, 'float32',
+            label_smoothing, form, **options))
     block, align, stages = make_blocks(spec, form, dtype, **options)
     image_shape = parse_image_shape(image_shape)
     layout = resolve_layout(layout, image_shape)

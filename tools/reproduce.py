@@ -53,6 +53,8 @@ def parse_args(argv=None):
     parser.add_argument('--train-subset', type=int, default=None,
                         help='train each epoch on this many images of the training set')
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'),
+                        help="train_cifar.py's --dtype (bfloat16: CPUs with AVX512_BF16)")
     parser.add_argument('--data-train', default=None, help="default: the dataset's")
     parser.add_argument('--data-val', default=None, help="default: the dataset's")
     parser.add_argument('--out', default=None, help='default: runs/DATASET')
@@ -109,13 +111,16 @@ def train_and_score(args, network, seed, finished):
     """One run, from where it stands; returns its result (kept in ``finished``)."""
     key = '%s-s%d' % (network, seed)
     done = finished.get(key)
-    if done and (done['epochs'], done['train_subset']) == (args.epochs, args.train_subset):
+    if done and (done['epochs'], done['train_subset'], done.get('dtype', 'float32')) == \
+            (args.epochs, args.train_subset, args.dtype):
         return done
     prefix = os.path.join(args.out, key)
     train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
                  '--num-epochs', args.epochs, '--seed', seed, '--batch-size', args.batch_size,
                  '--data-train', args.data_train, '--data-val=', '--gpus=',
                  '--model-prefix', prefix, '--log-file', prefix + '.log', '--resume']
+    if args.dtype != 'float32':
+        train_cmd += ['--dtype', args.dtype]
     if args.train_subset:
         train_cmd += ['--num-examples', args.train_subset]
     _python(train_cmd)
@@ -131,7 +136,8 @@ def train_and_score(args, network, seed, finished):
     forms = re.findall(r'CPU training: (.*)', log)
     result = {'network': network, 'seed': seed, 'epochs': args.epochs,
               'training_form': forms[-1].strip() if forms else None,
-              'train_subset': args.train_subset, 'params': params, 'macs': macs,
+              'train_subset': args.train_subset, 'dtype': args.dtype,
+              'params': params, 'macs': macs,
               'top1': scored['accuracy'], 'val_images': scored['images'],
               'train_seconds': seconds, 'train_images_per_sec': speed,
               'commands': ['python ' + ' '.join(str(c) for c in cmd)
