@@ -37,7 +37,13 @@ def test_benchmark_tool_measures_every_phase(tmp_path):
                 "training images/s, the recipe's run on synthetic data",
                 'training on records / on synthetic data'):
         assert row in proc.stdout, row
-    from common.runtime import cpu_has_avx512  # (the form fit.py trains, see test_runtime)
+    from common.runtime import cpu_has_avx512, cpu_has_bf16  # (see test_runtime)
+    if cpu_has_bf16():  # --dtype bfloat16 beside float32, the same run and step
+        assert results['fit_records_bf16']['fit_images_per_sec'] > 0
+        assert results['train_bf16']['training_form'] == 'padded'
+        assert "training images/s, the recipe's run on records, --dtype bfloat16" in proc.stdout
+    else:
+        assert 'bfloat16 (train_bf16) skipped: this CPU has no AVX512_BF16' in proc.stdout
     assert (results['train']['training_form'], results['train']['dnnl_max_cpu_isa']) == \
         (('padded', None) if cpu_has_avx512() else ('fused', 'AVX2'))
     assert results['train_exact']['training_form'] == 'released'

@@ -61,7 +61,8 @@ def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def phase_train(args, shape, fast):
+def phase_train(args, shape, fast, dtype=None):
+    dtype = dtype or args.dtype
     devices = runtime.get_devices(args.gpus)
     # As common/fit.py: the CPU training form on the CPU (train), or the released ops
     # (train_exact, and both phases on GPUs).
@@ -71,16 +72,17 @@ def phase_train(args, shape, fast):
     form, sym = runtime.training_network(
         None if fast else 0, devices,
         lambda f: symbol.get_symbol(args.network, num_classes=args.num_classes,
-                                    image_shape=shape, dtype=args.dtype,
+                                    image_shape=shape, dtype=dtype,
                                     multiplier=args.multiplier, form=f),
         (args.batch_size,) + shape)
+    runtime.check_dtype(dtype, devices, form)
     mod = mx.mod.Module(sym, context=devices)
     mod.bind(data_shapes=[('data', (args.batch_size,) + shape)],
              label_shapes=[('softmax_label', (args.batch_size,))])
     mod.init_params(mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))
     mod.init_optimizer(optimizer='sgd', optimizer_params={
         'learning_rate': 0.01, 'momentum': 0.9, 'wd': 4e-5,
-        'multi_precision': args.dtype == 'float16'})
+        'multi_precision': dtype == 'float16'})
     rng = np.random.RandomState(0)
     batch = mx.io.DataBatch([mx.nd.array(rng.uniform(-1, 1, (args.batch_size,) + shape))],
                             [mx.nd.array(rng.randint(0, args.num_classes, args.batch_size))])
@@ -179,12 +181,13 @@ def phase_data(args, shape):
     return {'data_images_per_sec': args.data_images / seconds, 'peak_mb': _peak_mb()}
 
 
-def phase_fit(args, shape, source):
+def phase_fit(args, shape, source, dtype=None):
     """A user's training run: the recipe's entry point (common/fit.py's loop, the recipe's
     data path and augmentations, the per-batch metric and log) for 2 epochs of
     --fit-images images, on generated records (source 'records', validated on them
-    too) or on synthetic data (--benchmark 1); the second epoch's images/s as its log
-    reports them (common.training_log), so the first's warm-up is not counted."""
+    too) or on synthetic data (--benchmark 1), in ``dtype`` (default --dtype); the
+    second epoch's images/s as its log reports them (common.training_log), so the
+    first's warm-up is not counted."""
     from common import fit, train, training_log
     folder = tempfile.mkdtemp(prefix='bench-fit-')
     try:
@@ -195,7 +198,8 @@ def phase_fit(args, shape, source):
         log = os.path.join(folder, 'train.log')
         flags += ['--num-epochs', '2', '--gpus', args.gpus, '--network', args.network,
                   '--multiplier', str(args.multiplier), '--model-prefix',
-                  os.path.join(folder, 'm'), '--log-file', log, '--disp-batches', '1000000']
+                  os.path.join(folder, 'm'), '--log-file', log, '--disp-batches', '1000000',
+                  '--dtype', dtype or args.dtype]
         flags += ['--data-val', rec] if source == 'records' else ['--benchmark', '1']
         targs = recipe.parse_args(flags)
         fit.fit(targs, train.get_network)
@@ -212,6 +216,15 @@ def phase_fit(args, shape, source):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return out
+
+
+def phase_bf16(args, measure):
+    """A --dtype bfloat16 phase's result, or why it does not run here."""
+    if args.dtype != 'float32':
+        return {'skipped': 'the bfloat16 phases run beside --dtype float32'}
+    if not runtime.cpu_has_bf16():
+        return {'skipped': 'this CPU has no AVX512_BF16'}
+    return measure()
 
 
 def phase_gemm(args):
@@ -273,8 +286,8 @@ def phase_torch(args, shape, config=None, compiled=False):
     return out
 
 
-PHASES = ('train', 'train_exact', 'fit_records', 'fit_synthetic', 'infer_fused', 'infer_plain',
-          'data', 'gemm', 'torch_train',
+PHASES = ('train', 'train_exact', 'fit_records', 'fit_synthetic', 'train_bf16',
+          'fit_records_bf16', 'infer_fused', 'infer_plain', 'data', 'gemm', 'torch_train',
           'torch_train_cl', 'torch_train_bf16', 'torch_infer', 'torch_compile')
 TORCH_PHASES = ('torch_train', 'torch_train_cl', 'torch_train_bf16', 'torch_infer',
                 'torch_compile')
@@ -355,6 +368,8 @@ def table(results, args, ceiling=(None, None)):
         results['torch_infer'].get('images_per_sec')
     fit_records = results['fit_records'].get('fit_images_per_sec')
     fit_synthetic = results['fit_synthetic'].get('fit_images_per_sec')
+    fit_bf16 = results['fit_records_bf16'].get('fit_images_per_sec')
+    train_bf16 = results['train_bf16'].get('train_images_per_sec')
     rows = [
         ("training images/s, the recipe's run on records (batch %d)" % args.batch_size,
          fit_records),
@@ -366,6 +381,9 @@ def table(results, args, ceiling=(None, None)):
          results['train'].get('train_images_per_sec')),
         ('training images/s, released grouped-conv ops',
          results['train_exact'].get('train_images_per_sec')),
+        ("training images/s, the recipe's run on records, --dtype bfloat16", fit_bf16),
+        ('training images/s, bare step, --dtype bfloat16', train_bf16),
+        ('bfloat16 / float32, the recipe\'s run on records', ratio(fit_bf16, fit_records)),
         ('inference images/s, fused (batch %d)' % args.batch_size,
          results['infer_fused'].get('images_per_sec')),
         ('inference images/s, not fused (batch %d)' % args.batch_size,
@@ -398,6 +416,10 @@ def table(results, args, ceiling=(None, None)):
             ("training speed, ours / PyTorch's fastest", ratio(mx_train, th_best)),
             ("training speed, the recipe's run on records / PyTorch's fastest",
              ratio(fit_records, th_best)),
+            ("training speed, the recipe's run on records in bfloat16 / PyTorch's fastest",
+             ratio(fit_bf16, th_best)),
+            ("training speed, bare step in bfloat16 / PyTorch's fastest",
+             ratio(train_bf16, th_best)),
             ('inference speed, ours (fused) / PyTorch', ratio(mx_infer, th_infer)),
         ]
     if train_ceiling:
@@ -414,6 +436,9 @@ def table(results, args, ceiling=(None, None)):
                      ("training, PyTorch's fastest / ceiling", _percent(th_best, train_ceiling))]
     width = max(len(r[0]) for r in rows)
     lines = ['%s  %s' % (name.ljust(width), _cell(v)) for name, v in rows]
+    for phase in ('train_bf16', 'fit_records_bf16'):
+        if results[phase].get('skipped'):
+            lines.append('bfloat16 (%s) skipped: %s' % (phase, results[phase]['skipped']))
     if args.compare_torch:
         for phase in TORCH_PHASES:
             problem = results[phase].get('skipped') or results[phase].get('error')
@@ -459,8 +484,11 @@ def parse_args(argv=None):
                         help="images per epoch of the fit phases' 2-epoch runs (default 3200 "
                              "up to 64x64 inputs, else 320)")
     parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
-    parser.add_argument('--dtype', default='float32', choices=('float32', 'float16'))
+    parser.add_argument('--dtype', default='float32', choices=('float32', 'float16', 'bfloat16'),
+                        help="ours' precision in the train and fit phases (the bfloat16 "
+                             "phases measure --dtype bfloat16 beside float32)")
     parser.add_argument('--phases', default='fit_records,fit_synthetic,train,train_exact,'
+                                            'fit_records_bf16,train_bf16,'
                                             'infer_fused,infer_plain,data,gemm',
                         help='which measurements (torch_train,torch_train_cl,torch_train_bf16,'
                              'torch_infer,torch_compile with --compare-torch)')
@@ -524,12 +552,17 @@ def main():
     shape = parse_image_shape_flag(args.image_shape)
     if args.phase:
         fn = {'train': lambda: phase_train(args, shape, True),
-              'train_exact': lambda: phase_train(args, shape, False),
+              'train_exact': lambda: {'skipped': 'bfloat16 trains the padded form only'}
+              if args.dtype == 'bfloat16' else phase_train(args, shape, False),
               'infer_fused': lambda: phase_infer(args, shape, True),
               'infer_plain': lambda: phase_infer(args, shape, False),
               'data': lambda: phase_data(args, shape),
               'fit_records': lambda: phase_fit(args, shape, 'records'),
               'fit_synthetic': lambda: phase_fit(args, shape, 'synthetic'),
+              'train_bf16': lambda: phase_bf16(args, lambda: phase_train(
+                  args, shape, True, 'bfloat16')),
+              'fit_records_bf16': lambda: phase_bf16(args, lambda: phase_fit(
+                  args, shape, 'records', 'bfloat16')),
               'gemm': lambda: phase_gemm(args),
               'torch_infer': lambda: phase_torch(args, shape),
               'torch_compile': lambda: phase_torch(args, shape, args.torch_compile_config,
