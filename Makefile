@@ -24,7 +24,7 @@ $(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
 	touch $@
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=15
 
 demo: setup
 	$(PY) tools/demo.py
