@@ -80,16 +80,20 @@ def cpu_flags():
         return []
 
 
+AVX512_CORE_FLAGS = ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')
+
+
 def cpu_has_avx512():
     """True when this CPU has the AVX-512 subsets of oneDNN's avx512_core kernels."""
     flags = cpu_flags()
-    return all(flag in flags for flag in ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq'))
+    return all(flag in flags for flag in AVX512_CORE_FLAGS)
 
 
 def cpu_has_bf16():
     """True when this CPU computes bfloat16 natively (AVX512_BF16, oneDNN's
     avx512_core_bf16 kernels)."""
-    return cpu_has_avx512() and 'avx512_bf16' in cpu_flags()
+    flags = cpu_flags()
+    return all(flag in flags for flag in AVX512_CORE_FLAGS + ('avx512_bf16',))
 
 
 def check_dtype(dtype, devices, form):

@@ -163,8 +163,7 @@ def test_train_in_bfloat16_saves_the_float32_checkpoint(tmp_path):
 def test_bfloat16_pass_keeps_variable_attributes():
     fp32 = symbol.get_symbol('igcv3', form=Form.CPU_TRAINING_PADDED, **KW)
     bf16 = bfloat16_graph(fp32)
-    attrs = {k: v for k, v in fp32.attr_dict().items()}
     kept = bf16.attr_dict()
-    for name, value in attrs.items():
+    for name, value in fp32.attr_dict().items():
         for key, v in value.items():
             assert kept[name][key] == v, (name, key)
