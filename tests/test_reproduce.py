@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from datasets import make_rec
 from helpers import ROOT, assert_one_line_error, run_script
 
@@ -78,3 +80,17 @@ def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
     proc = run_script('tools/reproduce.py', '--networks', 'igcv3', '--more-seeds-for',
                       'mobilenetv2', '--seeds', '1,2')
     assert_one_line_error(proc, '--more-seeds-for mobilenetv2: not in --networks')
+
+
+def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
+    """A finished run of --dtype float32 is not resumed, nor reported, as a bfloat16 one."""
+    import reproduce
+    for name in ('train.rec', 'val.rec'):
+        (tmp_path / name).write_bytes(b'')
+    args = reproduce.parse_args(['--networks', 'igcv3', '--dtype', 'bfloat16', '--out',
+                                 str(tmp_path), '--data-train', str(tmp_path / 'train.rec'),
+                                 '--data-val', str(tmp_path / 'val.rec')])
+    finished = {'igcv3-s1': {'network': 'igcv3', 'seed': 1, 'epochs': args.epochs,
+                             'train_subset': args.train_subset, 'dtype': 'float32'}}
+    with pytest.raises(reproduce.UserError, match='trained with --dtype float32, not bfloat16'):
+        reproduce.train_and_score(args, 'igcv3', 1, finished)

@@ -111,8 +111,11 @@ def train_and_score(args, network, seed, finished):
     """One run, from where it stands; returns its result (kept in ``finished``)."""
     key = '%s-s%d' % (network, seed)
     done = finished.get(key)
-    if done and (done['epochs'], done['train_subset'], done.get('dtype', 'float32')) == \
-            (args.epochs, args.train_subset, args.dtype):
+    if done and done.get('dtype', 'float32') != args.dtype:
+        # (--resume would take the other precision's checkpoint as this one's)
+        raise UserError('%s in %s was trained with --dtype %s, not %s; give another --out'
+                        % (key, args.out, done.get('dtype', 'float32'), args.dtype))
+    if done and (done['epochs'], done['train_subset']) == (args.epochs, args.train_subset):
         return done
     prefix = os.path.join(args.out, key)
     train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
