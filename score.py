@@ -11,7 +11,9 @@
 Input shape, resize, mean and std default to the checkpoint's PREFIX-model.json, which
 training writes; a flag given overrides it (with a warning when they differ). The released
 weights have no such file and get the upstream protocol: shorter side resized to 256,
-center crop 224, mean subtraction (123.68,116.779,103.939), no std.
+center crop 224, mean subtraction (123.68,116.779,103.939), no std. A model trained with
+``--tta flip`` is scored on each image and its mirror (probabilities averaged) unless
+``--tta none`` is given.
 
 --per-class adds each class's images and top-1 (and top-k) accuracy, named by the model
 info's class names when it has them: a table on stdout, or ``per_class`` (and
@@ -37,12 +39,14 @@ def parse_args(argv=None):
     parser.add_argument('--model', required=True,
                         help='checkpoint prefix (PREFIX-symbol.json, PREFIX-%%04d.params) or a '
                              'registered network name (reads models/NAME-%%04d.params)')
-    parser.add_argument('--load-epoch', type=int, default=0, help='checkpoint number')
+    parser.add_argument('--load-epoch', type=int, default=None,
+                        help='checkpoint number; default 0 (the released weights), or the last '
+                             'epoch of a model shipped in models/ and named alone')
     parser.add_argument('--data-val', required=True, help='validation .rec (its .idx beside it)')
     parser.add_argument('--gpus', type=str, default=None,
                         help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
     parser.add_argument('--batch-size', type=int, default=32, help='images per batch')
-    protocol.add_protocol_args(parser)
+    protocol.add_protocol_args(parser, tta=True)
     parser.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
     parser.add_argument('--max-num-examples', type=int, default=None,
                         help='score only the first N images')
@@ -58,6 +62,8 @@ def parse_args(argv=None):
 
 def score(args):
     """Score; returns (a dict of the results, the metrics)."""
+    args.model, args.load_epoch = checkpoint.find_model(args.model,
+                                                        getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape, mean, std = proto.image_shape, proto.mean, proto.std
     if args.batch_size < 1:
@@ -76,14 +82,16 @@ def score(args):
     metrics = evaluate.make_metrics(args.top_k, classes)
     per_class = evaluate.PerClass(classes, args.top_k) if getattr(args, 'per_class', False) \
         else None
-    logging.info('scoring %s on %d images of %s (%s; input %s, resize %d, mean %s, std %s: %s)',
-                 params_path, shown, args.data_val, 'fused' if fused else 'not fused',
-                 ','.join(map(str, shape)), proto.resize, ','.join('%g' % v for v in mean),
-                 ','.join('%g' % v for v in std), proto.source)
+    logging.info('scoring %s on %d images of %s (%s; input %s, resize %d, mean %s, std %s, '
+                 'tta %s: %s)', params_path, shown, args.data_val,
+                 'fused' if fused else 'not fused', ','.join(map(str, shape)), proto.resize,
+                 ','.join('%g' % v for v in mean), ','.join('%g' % v for v in std), proto.tta,
+                 proto.source)
     count, seconds = evaluate.evaluate(mod, data, metrics + [per_class] if per_class else metrics,
-                                       total, args.max_num_examples, Progress(shown, 'score'))
+                                       total, args.max_num_examples, Progress(shown, 'score'),
+                                       tta=proto.tta)
     result = {'model': params_path, 'data': args.data_val, 'images': count,
-              'images_per_sec': count / max(seconds, 1e-9), 'fused': fused}
+              'images_per_sec': count / max(seconds, 1e-9), 'fused': fused, 'tta': proto.tta}
     result.update(dict(m.get() for m in metrics))
     if per_class is not None:
         names = proto.classes if proto.classes and len(proto.classes) == classes else None

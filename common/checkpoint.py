@@ -61,6 +61,12 @@ def checkpoint_paths(prefix, epoch):
             '%s-%04d.states' % (prefix, epoch))
 
 
+def training_params_path(prefix, epoch):
+    """The trained (not averaged) weights of a run with --ema-decay (common.averaging):
+    what --resume goes on from; not part of the model."""
+    return '%s-%04d.training.params' % (prefix, epoch)
+
+
 def _fsync(path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -103,17 +109,24 @@ def _verify_json(path):
         json.load(f)
 
 
+def _blob(arg_params, aux_params):
+    blob = {'arg:' + k: v for k, v in arg_params.items()}
+    blob.update({'aux:' + k: v for k, v in aux_params.items()})
+    return blob
+
+
 def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None,
-                    then='resume with --resume', info=None):
+                    then='resume with --resume', info=None, training_params=None):
     """PREFIX-symbol.json, PREFIX-%04d.states (``save_states(path)`` writes it), then
     PREFIX-%04d.params, each written under a temporary name, read back and only then
     renamed. The .params file comes last: its presence marks a complete checkpoint. A
     file that cannot be written or does not read back (a full disk) is a UserError whose
     advice ends with ``then``; what was published before stays as it was. ``info``, how
-    the model is fed (see read_model_info), goes to PREFIX-model.json first."""
+    the model is fed (see read_model_info), goes to PREFIX-model.json first.
+    ``training_params`` (arg, aux), the trained weights when the .params are their
+    average (common.averaging), go to PREFIX-%04d.training.params before the .params."""
     sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
-    blob = {'arg:' + k: v for k, v in arg_params.items()}
-    blob.update({'aux:' + k: v for k, v in aux_params.items()})
+    blob = _blob(arg_params, aux_params)
     steps = [(sym_path, sym.save, _verify_json)]
     if info is not None:
         text = json.dumps(dict(info, format=MODEL_INFO, version=MODEL_INFO_VERSION), indent=1,
@@ -121,6 +134,13 @@ def save_checkpoint(prefix, epoch, sym, arg_params, aux_params, save_states=None
         steps.insert(0, (model_info_path(prefix), lambda p: _write_text(p, text), _verify_json))
     if save_states is not None:
         steps.append((states_path, save_states, check_states_file))
+    if training_params is not None:
+        trained = _blob(*training_params)
+        steps.append((training_params_path(prefix, epoch), lambda p: mx.nd.save(p, trained),
+                      _verify_params(trained)))
+    elif os.path.exists(training_params_path(prefix, epoch)):
+        # An earlier run's: --resume would take it for these .params' trained weights.
+        os.remove(training_params_path(prefix, epoch))
     steps.append((params_path, lambda p: mx.nd.save(p, blob), _verify_params(blob)))
     published = []
     for path, write, verify in steps:
@@ -289,6 +309,26 @@ def resolve(model, epoch):
     if registered and not os.path.exists('%s-%04d.params' % (model, epoch)):
         return os.path.join(MODELS_DIR, model.lower()), model.lower()
     return model, None
+
+
+def find_model(model, epoch):
+    """(model, epoch) for a tool's --model and --load-epoch (None: not given): a model
+    shipped in models/ may be named alone (``fashion-mnist-igcv3`` for
+    models/fashion-mnist-igcv3-symbol.json), and without --load-epoch it is its last
+    complete epoch; anything else is as given, epoch 0 when not given (the released
+    weights' number)."""
+    shipped = os.path.join(MODELS_DIR, model)
+    if epoch is None and os.sep not in model and model.lower() not in symbol.list_networks() \
+            and not os.path.exists(model + '-symbol.json') \
+            and os.path.isfile(shipped + '-symbol.json'):
+        found = last_complete_epoch(shipped)
+        if found:
+            logging.info('--model %s: %s, epoch %d', model, shipped, found)
+            return shipped, found
+    if os.sep not in model and not os.path.exists(model + '-symbol.json') \
+            and os.path.isfile(shipped + '-symbol.json'):
+        return shipped, epoch or 0
+    return model, epoch or 0
 
 
 def load_symbol_json(path):

@@ -13,7 +13,7 @@ import numpy as np
 
 from symbol import NetworkConfigError, parse_image_shape
 
-from . import memory_data, recordio
+from . import erasing, memory_data, recordio
 from .errors import UserError, reason
 
 # Presets of MXNet's example, cumulative: level 2 includes level 1.
@@ -100,6 +100,7 @@ def add_data_aug_args(parser):
     aug.add_argument('--contrast', type=float, default=0, help='contrast jitter')
     aug.add_argument('--saturation', type=float, default=0, help='saturation jitter')
     aug.add_argument('--pca-noise', type=float, default=0, help='PCA (lighting) noise')
+    erasing.add_erasing_args(aug)
     return aug
 
 
@@ -334,7 +335,7 @@ def get_rec_iter(args, kv=None, epoch=0):
             val = eval_record_iter('data-val', args.data_val, args.data_val_idx, shape,
                                    args.batch_size, args.val_resize, mean, std,
                                    args.data_nthreads)
-        return train, val
+        return erasing.wrap(train, args, (seed, rank, 1)), val
     train = record_iter(
         'data-train', path_imgrec=args.data_train,
         path_imgidx=_existing_index(args.data_train, args.data_train_idx, 'data-train'),
@@ -347,7 +348,7 @@ def get_rec_iter(args, kv=None, epoch=0):
         require_file(args.data_val, 'data-val')
         val = eval_record_iter('data-val', args.data_val, args.data_val_idx, shape,
                                args.batch_size, args.val_resize, mean, std, args.data_nthreads)
-    return train, val
+    return erasing.wrap(train, args, (seed, rank, 1)), val
 
 
 _said = set()

@@ -61,15 +61,34 @@ class PerClass(object):
         return out
 
 
+TTA = ('none', 'flip')
+
+
+def predict(mod, batch, tta='none'):
+    """``mod``'s outputs for ``batch`` (probabilities); ``tta`` 'flip' averages them with
+    those of the batch mirrored left-right (test-time augmentation)."""
+    mod.forward(batch, is_train=False)
+    outputs = mod.get_outputs()
+    if tta == 'flip':
+        first = [o.copy() for o in outputs]
+        mirrored = mx.io.DataBatch([mx.nd.flip(batch.data[0], axis=3)] + list(batch.data[1:]),
+                                   batch.label, pad=batch.pad)
+        mod.forward(mirrored, is_train=False)
+        outputs = [(a + b) * 0.5 for a, b in zip(first, mod.get_outputs())]
+    elif tta != 'none':
+        raise ValueError('unknown test-time augmentation %r' % tta)
+    return outputs
+
+
 def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None,
-             flag='data-val'):
+             flag='data-val', tta='none'):
     """Run ``mod`` over the ``num_images`` images of ``data_iter`` updating ``metrics``;
     returns (images, seconds).
 
     MXNet 1.9's ImageRecordIter with round_batch=False fills the last batch with zero
     images of label 0 and reports ``pad=0`` for it, and Module.score counts every row it
     gets, so a plain score silently includes fake images. Here the first ``num_images``
-    rows (at most ``max_examples``) are counted, each once.
+    rows (at most ``max_examples``) are counted, each once. ``tta``: see predict.
     """
     for m in metrics:
         m.reset()
@@ -78,9 +97,8 @@ def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=No
     count = 0
     tic = time.time()
     for batch in safe_batches(data_iter, flag):
-        mod.forward(batch, is_train=False)
         real = min(batch.data[0].shape[0] - (batch.pad or 0), limit - count)
-        outputs = [o[:real] for o in mod.get_outputs()]
+        outputs = [o[:real] for o in predict(mod, batch, tta)]
         labels = [l[:real] for l in batch.label]
         for m in metrics:
             m.update(labels, outputs)

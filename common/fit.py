@@ -19,7 +19,7 @@ import numpy as np
 
 from symbol import Form
 
-from . import checkpoint, evaluate, runtime, training_log
+from . import averaging, checkpoint, evaluate, runtime, training_log
 from . import data as data_mod
 from .cli import setup_logging
 from .errors import Interrupted, UserError, reason
@@ -143,13 +143,14 @@ def with_lr_mult(sym, lr_mult):
 
 
 def validate(sym, params, val, count, metrics, batch_size, image_shape, devices, epoch,
-             progress=None):
+             progress=None, tta='none'):
     """Score ``params`` (released layout) on ``val`` as score.py does: the released graph
     ``sym`` bound for inference (common.inference, on the CPU its fused inference form),
-    not the training Module, whose form trains fast but infers slowly."""
+    not the training Module, whose form trains fast but infers slowly; ``tta`` is the
+    model's evaluation protocol (common.evaluate.predict)."""
     tic = time.time()
     mod = bind_for_inference(sym, params[0], params[1], batch_size, image_shape, devices)
-    images, _ = evaluate.evaluate(mod, val, metrics, count, progress=progress)
+    images, _ = evaluate.evaluate(mod, val, metrics, count, progress=progress, tta=tta)
     for m in metrics:
         for name, value in m.get_name_value():
             logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
@@ -212,7 +213,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
         epoch_size = max(1, args.num_examples // args.batch_size) if args.num_examples else 10
         args.num_examples = epoch_size * args.batch_size
 
-    begin_epoch, arg_params, aux_params, states = 0, None, None, None
+    begin_epoch, arg_params, aux_params, states, averaged = 0, None, None, None, None
     if args.resume:
         begin_epoch = checkpoint.last_complete_epoch(args.model_prefix)
         logging.info('--resume: %s', 'epoch %d' % begin_epoch if begin_epoch
@@ -223,6 +224,11 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
         _, params_path, states = checkpoint.checkpoint_paths(args.model_prefix, begin_epoch)
         arg_params, aux_params = checkpoint.load_params(params_path)
         logging.info('Loaded checkpoint of epoch %d from %s', begin_epoch, args.model_prefix)
+        trained_path = checkpoint.training_params_path(args.model_prefix, begin_epoch)
+        if os.path.isfile(trained_path):  # (the .params are their average: common.averaging)
+            averaged = arg_params, aux_params
+            arg_params, aux_params = checkpoint.load_params(trained_path)
+            logging.info('training goes on from the trained weights in %s', trained_path)
     elif initial_params is not None:
         arg_params, aux_params = initial_params
     if begin_epoch >= args.num_epochs:
@@ -247,6 +253,9 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
         try:
             checkpoint.check_params(saved_sym, arg_params, aux_params, data_mod.image_shape(args),
                                     params_path)
+            if averaged is not None:
+                checkpoint.check_params(saved_sym, averaged[0], averaged[1],
+                                        data_mod.image_shape(args), params_path)
         except UserError as err:
             raise UserError('--network %s cannot resume from it: %s' % (args.network, err))
     steps = parse_step_epochs(args.lr_step_epochs, args.num_epochs)
@@ -269,6 +278,20 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                         % (begin_epoch, args.network, reason(err)))
     mod.init_optimizer(kvstore=kv, optimizer=args.optimizer, optimizer_params=optimizer_params)
     guard = guard_updates(mod)
+    average = None
+    if args.ema_decay > 0:
+        average = averaging.WeightAverage(mod, args.ema_decay, epoch_size * begin_epoch,
+                                          initial=averaged)
+        averaging.log_start(args.ema_decay, epoch_size * begin_epoch,
+                            'resumed from the checkpoint' if averaged is not None else
+                            'starting from the loaded weights' if begin_epoch > 0 else
+                            'starting from the initial weights')
+
+    def model_params():
+        """(the model's params, the trained ones when they differ): what checkpoints hold."""
+        trained = mod.get_params()
+        return (average.get_params(), trained) if average is not None else (trained, None)
+
     distributed = 'dist' in args.kv_store
     if states and os.path.isfile(states) and not distributed:
         shapes = dict(zip(sym.list_arguments(),
@@ -313,6 +336,8 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                 _update(mod, guard)
                 trained += args.batch_size
                 mod.update_metric(metric, batch.label)
+                if average is not None:  # (after the metric read the step's outputs)
+                    average.update()
                 if guard is not None:
                     guard.raise_if_failed()
                 if watchdog:
@@ -340,9 +365,10 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                 saved = 'nothing saved'
                 if save:
                     # A partial epoch is saved under its own name, never as a finished one.
-                    arg, aux = mod.get_params()
+                    (arg, aux), trained = model_params()
                     interrupted = args.model_prefix + '-interrupted'
-                    checkpoint.save_checkpoint(interrupted, epoch, saved_sym, arg, aux, info=info)
+                    checkpoint.save_checkpoint(interrupted, epoch, saved_sym, arg, aux, info=info,
+                                               training_params=trained)
                     saved = 'saved %s' % checkpoint.checkpoint_paths(interrupted, epoch)[1]
                 raise Interrupted('stopped by signal %d in epoch %d (%s); resume from the last '
                                   'complete checkpoint with --resume'
@@ -350,16 +376,17 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             done = epoch + 1
             params = None
             if save and (done % args.save_period == 0 or done == args.num_epochs):
-                params = mod.get_params()
+                params, trained = model_params()
                 checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, *params,
                                            None if distributed else mod.save_optimizer_states,
-                                           info=info)
+                                           info=info, training_params=trained)
                 last_saved = done
             if watchdog:
                 watchdog.touch()
             if val is not None:
-                validate(saved_sym, params or mod.get_params(), val, val_count, metric.metrics,
-                         args.batch_size, data_mod.image_shape(args), devices, epoch, watchdog)
+                validate(saved_sym, params or model_params()[0], val, val_count, metric.metrics,
+                         args.batch_size, data_mod.image_shape(args), devices, epoch, watchdog,
+                         tta=args.tta)
     if watchdog:
         # Still watching: leaving the parameter server waits on every peer too.
         watchdog.touch()

@@ -34,8 +34,9 @@ def bind_for_inference(sym, arg, aux, batch_size, image_shape, devices, fused=Tr
 
 
 def preprocess(bgr, image_shape, resize, mean, std):
-    """An OpenCV BGR image -> (1, C, H, W) float32 as ImageRecordIter's validation path
-    makes it: shorter side to ``resize`` (0: as is), center crop, RGB, (x - mean) / std."""
+    """An OpenCV image (BGR, or grey (H, W) for a 1-channel ``image_shape``) -> (1, C, H, W)
+    float32 as ImageRecordIter's validation path makes it: shorter side to ``resize`` (0:
+    as is), center crop, RGB (or grey), (x - mean) / std."""
     import cv2
     _, height, width = image_shape
     if resize > 0:
@@ -50,6 +51,14 @@ def preprocess(bgr, image_shape, resize, mean, std):
         bgr = cv2.resize(bgr, (max(w, width), max(h, height)), interpolation=cv2.INTER_LINEAR)
         h, w = bgr.shape[:2]
     top, left = (h - height) // 2, (w - width) // 2
-    rgb = cv2.cvtColor(bgr[top:top + height, left:left + width], cv2.COLOR_BGR2RGB)
-    x = (rgb.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    crop = bgr[top:top + height, left:left + width]
+    channels = image_shape[0]
+    if channels == 1:
+        if crop.ndim == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        rgb = crop.reshape(height, width, 1)
+    else:
+        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+    x = (rgb.astype(np.float32) - np.asarray(mean[:channels], np.float32)) \
+        / np.asarray(std[:channels], np.float32)
     return x.transpose(2, 0, 1)[np.newaxis]

@@ -14,13 +14,15 @@ from symbol.registry import RELEASED_PROTOCOL
 from . import checkpoint
 from .data import parse_floats, parse_image_shape_flag
 from .errors import UserError
+from .evaluate import TTA
 
 
 class Protocol(object):
-    def __init__(self, image_shape, mean, std, resize, classes, source, info=None):
+    def __init__(self, image_shape, mean, std, resize, classes, source, info=None, tta='none'):
         self.image_shape, self.mean, self.std = tuple(image_shape), list(mean), list(std)
         self.resize, self.classes, self.source = resize, classes, source
         self.info = info  # the model info file's contents, if any
+        self.tta = tta  # test-time augmentation (common.evaluate.predict)
 
     def model_info(self, **changes):
         """Model info for a checkpoint derived from this one (e.g. its INT8 form): the
@@ -31,8 +33,9 @@ class Protocol(object):
         return info
 
 
-def add_protocol_args(parser, resize=True, normalize=True):
-    """--image-shape [--resize] [--rgb-mean --rgb-std], each defaulting to the checkpoint's."""
+def add_protocol_args(parser, resize=True, normalize=True, tta=False):
+    """--image-shape [--resize] [--rgb-mean --rgb-std] [--tta], each defaulting to the
+    checkpoint's."""
     where = "default: the checkpoint's (PREFIX-model.json), else the released protocol"
     parser.add_argument('--image-shape', default=None, help='channels,height,width; ' + where)
     if resize:
@@ -42,6 +45,10 @@ def add_protocol_args(parser, resize=True, normalize=True):
     if normalize:
         parser.add_argument('--rgb-mean', default=None, help='per-channel mean; ' + where)
         parser.add_argument('--rgb-std', default=None, help='per-channel std; ' + where)
+    if tta:
+        parser.add_argument('--tta', default=None, choices=TTA,
+                            help='test-time augmentation: flip averages the probabilities of '
+                                 'each image and its mirror (twice the compute); ' + where)
     parser.add_argument('--any-shape', action='store_true',
                         help='bind at an --image-shape whose layout the model was not trained '
                              'for (refused otherwise)')
@@ -57,10 +64,10 @@ def resolve(args, model, epoch):
     info = checkpoint.read_model_info(prefix)
     if info is not None:
         base = dict(image_shape=info['image_shape'], mean=info['mean'], std=info['std'],
-                    resize=info['resize'])
+                    resize=info['resize'], tta=info.get('tta', 'none'))
         source = checkpoint.model_info_path(prefix)
     else:
-        base = dict(RELEASED_PROTOCOL)
+        base = dict(RELEASED_PROTOCOL, tta='none')
         source = 'the released protocol'
         if network is None:
             logging.info('%s not found: assuming the released ImageNet protocol (shape %s, '
@@ -77,19 +84,19 @@ def resolve(args, model, epoch):
                   if given['image_shape'] else None,
                   mean=parse_floats(given['mean'], 'rgb-mean') if given['mean'] else None,
                   std=parse_floats(given['std'], 'rgb-std') if given['std'] else None,
-                  resize=given['resize'])
+                  resize=given['resize'], tta=getattr(args, 'tta', None))
     flags = dict(image_shape='--image-shape', mean='--rgb-mean', std='--rgb-std',
-                 resize='--resize')
+                 resize='--resize', tta='--tta')
     out = {}
     for key, value in parsed.items():
         if value is None:
             out[key] = base[key]
             continue
         out[key] = value
-        same = value == base[key] if key == 'resize' else _same(value, base[key])
+        same = value == base[key] if key in ('resize', 'tta') else _same(value, base[key])
         if info is not None and not same:
             logging.warning('%s %s differs from what the model was trained with (%s in %s)',
-                            flags[key], given[key], base[key], source)
+                            flags[key], given.get(key, value), base[key], source)
     if info is not None and parsed['image_shape'] and not getattr(args, 'any_shape', False):
         trained = resolve_layout(None, info['image_shape'])
         asked = resolve_layout(None, parsed['image_shape'])
@@ -102,4 +109,4 @@ def resolve(args, model, epoch):
                                ','.join(map(str, info['image_shape']))))
     classes = info.get('classes') if info is not None else None
     return Protocol(out['image_shape'], out['mean'], out['std'], out['resize'], classes, source,
-                    info)
+                    info, out['tta'])

@@ -5,12 +5,13 @@ import math
 import symbol
 from symbol.builder import resolve_layout
 
-from . import data
+from . import averaging, data, erasing
 from .classes import find_class_names, read_class_names
 from .cli import ArgumentParser
 from .errors import UserError
 
 SCHEDULES = ('multifactor', 'cosine')
+TTA_CHOICES = ('none', 'flip')
 
 
 def add_fit_args(parser):
@@ -55,6 +56,12 @@ def add_fit_args(parser):
                        help="xavier: Xavier(gaussian, 'in', 2) as upstream; msra: MSRAPrelu")
     train.add_argument('--label-smoothing', type=float, default=0.0,
                        help='label smoothing (SoftmaxOutput smooth_alpha)')
+    averaging.add_averaging_args(train)
+    train.add_argument('--tta', type=str, default='none', choices=TTA_CHOICES,
+                       help="the model's evaluation protocol, recorded in its model info: "
+                            'flip scores each image and its mirror, probabilities averaged '
+                            '(needs --random-mirror 1); validation, score.py and '
+                            'tools/predict.py then default to it')
     train.add_argument('--batch-size', type=int, default=128,
                        help='total batch size per machine, split evenly over its GPUs')
     train.add_argument('--disp-batches', type=int, default=20,
@@ -129,6 +136,12 @@ def validate_args(args):
         raise UserError('give --load-epoch or --resume, not both')
     if (args.load_epoch is not None or args.resume) and not args.model_prefix:
         raise UserError('--load-epoch and --resume need --model-prefix')
+    erasing.settings(args)
+    averaging.check_decay(args)
+    if args.tta != 'none' and not args.random_mirror:
+        raise UserError('--tta flip evaluates each image and its mirror, but this run trains '
+                        'without --random-mirror 1: the model never saw mirrored images; '
+                        'add --random-mirror 1 or drop --tta')
 
 
 
@@ -156,7 +169,7 @@ def model_info(args):
         mean=data.parse_floats(args.rgb_mean, 'rgb-mean'),
         std=data.parse_floats(args.rgb_std, 'rgb-std'), resize=args.val_resize,
         classes=classes, dataset=getattr(args, 'dataset_name', None),
-        data_train=args.data_train)
+        data_train=args.data_train, tta=args.tta)
 
 
 def get_network(args, form):

@@ -139,6 +139,21 @@ def test_benchmark_table_names_pytorchs_fastest_training_configuration():
         (None, None)
 
 
+def test_benchmark_profile_names_where_the_step_goes(tmp_path):
+    out = tmp_path / 'prof.json'
+    proc = run_script('tools/benchmark.py', '--network', 'igcv3_0.5x', '--image-shape', '3,16,16',
+                      '--num-classes', '4', '--batch-size', '4', '--iterations', '2',
+                      '--warmup', '1', '--phases', 'profile', '--json', out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())['results']['profile']
+    names = [name for name, _ in result['ops']]
+    assert any('Convolution' in n for n in names) and any('_backward' in n for n in names)
+    assert result['step_ms'] > 0 and 0 < result['operator_ms']
+    ms = [v for _, v in result['ops']]
+    assert ms == sorted(ms, reverse=True) and ms[0] > 0
+    assert 'profile: ' in proc.stdout and '| operator | ms per step |' in proc.stdout
+
+
 def test_benchmark_rejects_an_unknown_phase():
     proc = run_script('tools/benchmark.py', '--phases', 'train,warp')
     assert proc.returncode != 0

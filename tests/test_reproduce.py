@@ -94,3 +94,26 @@ def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
                              'train_subset': args.train_subset, 'dtype': 'float32'}}
     with pytest.raises(reproduce.UserError, match='trained with --dtype float32, not bfloat16'):
         reproduce.train_and_score(args, 'igcv3', 1, finished)
+
+
+def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
+    """A run stopped before it finished (no results.json entry) is not resumed under other
+    --train-flags, --dtype or --train-subset: its PREFIX.run.json says what it was."""
+    import reproduce
+    for name in ('train.rec', 'val.rec'):
+        (tmp_path / name).write_bytes(b'')
+    base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
+            str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
+    started = reproduce.parse_args(base + ['--train-flags', '--random-erasing 0.5'])
+    (tmp_path / 'igcv3-s1.run.json').write_text(json.dumps(reproduce._settings(started)))
+    for extra, needle in ((['--train-flags', '--ema-decay 0.99'],
+                           'started with --train-flags --random-erasing 0.5, not --ema-decay'),
+                          (['--train-flags', '--random-erasing 0.5', '--dtype', 'bfloat16'],
+                           'started with --dtype float32, not bfloat16'),
+                          (['--train-flags', '--random-erasing 0.5', '--train-subset', '500'],
+                           'started with --train-subset None, not 500')):
+        args = reproduce.parse_args(base + extra)
+        with pytest.raises(reproduce.UserError, match=needle):
+            reproduce.train_and_score(args, 'igcv3', 1, {})
+    proc = run_script('tools/reproduce.py', *base, '--train-flags', '--seed 3')
+    assert_one_line_error(proc, '--train-flags --seed: set by this tool')

@@ -128,14 +128,14 @@ def test_tools_default_to_the_model_info_training_wrote(trained, tmp_path):
     default = json.loads(proc.stdout)
     assert default['accuracy'] == pytest.approx(reported, abs=1e-6)
     assert 'm-model.json' in proc.stderr and 'differs' not in proc.stderr
-    assert 'std 64,64,64: ' in proc.stderr
+    assert 'std 64,64,64, tta none: ' in proc.stderr
     # An explicit flag wins, and a contradiction is said.
     proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
                       folder / 'val.rec', '--rgb-std', '1,1,1', '--json')
     assert proc.returncode == 0 and '--rgb-std 1,1,1 differs' in proc.stderr
     # (The preprocessing that the iterator gets is the one logged: the default run above
     # reproduces training's accuracy with the model info's std 64.)
-    assert 'std 1,1,1: ' in proc.stderr
+    assert 'std 1,1,1, tta none: ' in proc.stderr
     # A CIFAR-layout model at 224 is refused unless asked.
     proc = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
                       folder / 'val.rec', '--image-shape', '3,224,224')

@@ -30,6 +30,8 @@ is repeated N times, the phases interleaved, and the medians reported:
   inference image 2 x, and every speed is also printed as a fraction of peak / cost.
   (The ceiling counts the released network's multiply-adds; depthwise convs and
   BatchNorm are memory-bound, so no implementation reaches it.)
+- profile, profile_bf16: where the bare step's time goes, by MXNet's profiler: each
+  operator's milliseconds per step (forward and backward apart), most costly first.
 
 With --batch-sizes 32,64,128 it measures training (and PyTorch's with --compare-torch)
 at each batch size instead. With a 1-channel --image-shape (1,28,28) the data phase packs
@@ -61,8 +63,9 @@ def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def phase_train(args, shape, fast, dtype=None):
-    dtype = dtype or args.dtype
+def _training_step(args, shape, fast, dtype):
+    """(step, form): one training step of the bare loop (forward, backward, SGD update,
+    waited for) on a fixed random batch, and the training form it runs in."""
     devices = runtime.get_devices(args.gpus)
     # As common/fit.py: the CPU training form on the CPU (train), or the released ops
     # (train_exact, and both phases on GPUs).
@@ -91,9 +94,39 @@ def phase_train(args, shape, fast, dtype=None):
         mod.forward_backward(batch)
         mod.update()
         mx.nd.waitall()
+    return step, form
+
+
+def phase_train(args, shape, fast, dtype=None):
+    step, form = _training_step(args, shape, fast, dtype or args.dtype)
     seconds = median_seconds(step, args.warmup, args.iterations)
     return {'train_images_per_sec': args.batch_size / seconds, 'peak_mb': _peak_mb(),
             'training_form': form.value, 'dnnl_max_cpu_isa': os.environ.get('DNNL_MAX_CPU_ISA')}
+
+
+def phase_profile(args, shape, dtype=None):
+    """Where the bare training step's time goes: MXNet's profiler (operator times,
+    aggregated) over --iterations steps after --warmup; ms per step of each operator
+    (forward and backward apart), the most costly first, and the step's wall time."""
+    import mxnet as mx
+    step, form = _training_step(args, shape, True, dtype or args.dtype)
+    for _ in range(args.warmup):
+        step()
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True,
+                           filename=os.path.join(tempfile.mkdtemp(prefix='bench-prof-'),
+                                                 'profile.json'))
+    mx.profiler.set_state('run')
+    tic = time.time()
+    for _ in range(args.iterations):
+        step()
+    seconds = (time.time() - tic) / args.iterations
+    mx.profiler.set_state('stop')
+    stats = json.loads(mx.profiler.dumps(reset=True, format='json'))['Time']['operator']
+    ops = sorted(((name, v['Total'] / args.iterations) for name, v in stats.items()),
+                 key=lambda kv: -kv[1])
+    return {'step_ms': seconds * 1000, 'profiled_images_per_sec': args.batch_size / seconds,
+            'operator_ms': sum(ms for _, ms in ops), 'training_form': form.value,
+            'ops': [[name, round(ms, 2)] for name, ms in ops[:15]]}
 
 
 def phase_infer(args, shape, fused):
@@ -288,7 +321,8 @@ def phase_torch(args, shape, config=None, compiled=False):
 
 PHASES = ('train', 'train_exact', 'fit_records', 'fit_synthetic', 'train_bf16',
           'fit_records_bf16', 'infer_fused', 'infer_plain', 'data', 'gemm', 'torch_train',
-          'torch_train_cl', 'torch_train_bf16', 'torch_infer', 'torch_compile')
+          'torch_train_cl', 'torch_train_bf16', 'torch_infer', 'torch_compile', 'profile',
+          'profile_bf16')
 TORCH_PHASES = ('torch_train', 'torch_train_cl', 'torch_train_bf16', 'torch_infer',
                 'torch_compile')
 # PyTorch's eager training phases -> their configurations (torch_igcv3.TRAINING_CONFIGS);
@@ -491,7 +525,9 @@ def parse_args(argv=None):
                                             'fit_records_bf16,train_bf16,'
                                             'infer_fused,infer_plain,data,gemm',
                         help='which measurements (torch_train,torch_train_cl,torch_train_bf16,'
-                             'torch_infer,torch_compile with --compare-torch)')
+                             'torch_infer,torch_compile with --compare-torch; profile and '
+                             "profile_bf16: the bare step's operator times from MXNet's "
+                             'profiler)')
     parser.add_argument('--compare-torch', action='store_true',
                         help='add the same network in PyTorch (optional torch), interleaved')
     parser.add_argument('--torch-compile-config', default='bf16',
@@ -544,6 +580,16 @@ def parse_batch_sizes(text):
     return sizes
 
 
+def profile_table(phase, result):
+    """A profile phase's operators, ms per step (round 1's list; the step's median)."""
+    lines = ['', '%s: %.0f ms a step (%.1f images/s under the profiler), %.0f ms in '
+             'operators (MXNet counts operators that overlap in time each in full)'
+             % (phase, result['step_ms'], result['profiled_images_per_sec'],
+                result['operator_ms']), '| operator | ms per step |', '|---|---|']
+    lines += ['| %s | %.1f |' % (name, ms) for name, ms in result['ops']]
+    return '\n'.join(lines) + '\n'
+
+
 def main():
     setup_logging()
     argv = sys.argv[1:]
@@ -564,6 +610,9 @@ def main():
               'fit_records_bf16': lambda: phase_bf16(args, lambda: phase_fit(
                   args, shape, 'records', 'bfloat16')),
               'gemm': lambda: phase_gemm(args),
+              'profile': lambda: phase_profile(args, shape),
+              'profile_bf16': lambda: phase_bf16(args, lambda: phase_profile(
+                  args, shape, 'bfloat16')),
               'torch_infer': lambda: phase_torch(args, shape),
               'torch_compile': lambda: phase_torch(args, shape, args.torch_compile_config,
                                                    compiled=True)}
@@ -579,6 +628,8 @@ def main():
     wanted = [p for p in args.phases.split(',') if p]
     if args.compare_torch:
         wanted += [p for p in TORCH_PHASES if p not in wanted]
+    # PyTorch phases named in --phases compare as --compare-torch does (without the others)
+    args.compare_torch = args.compare_torch or any(p in TORCH_PHASES for p in wanted)
     unknown = [p for p in wanted if p not in PHASES]
     if unknown:
         raise UserError('unknown --phases %s: choose from %s' % (','.join(unknown), ','.join(PHASES)))
@@ -616,6 +667,9 @@ def main():
         report.update(rounds=rounds, results=results,
                       ceiling_images_per_sec={'training': ceiling[0], 'inference': ceiling[1]})
         sys.stdout.write(table(results, args, ceiling) + '\n')
+        for p in ('profile', 'profile_bf16'):
+            if results[p].get('ops'):
+                sys.stdout.write(profile_table(p, results[p]))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)

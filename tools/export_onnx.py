@@ -336,7 +336,9 @@ def main():
     newest = newest_opset()
     parser = ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
-    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--load-epoch', type=int, default=None,
+                        help='checkpoint number; default 0 (the released weights), or the last '
+                             'epoch of a model shipped in models/ and named alone')
     protocol.add_protocol_args(parser)
     parser.add_argument('-o', '--output', required=True, help='ONNX file to write')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET,
@@ -361,6 +363,8 @@ def main():
         parser.error('--opset must be in %d..%d (the installed onnx knows up to %d), not %d'
                      % (MIN_OPSET, newest, newest, args.opset))
     setup_logging()
+    args.model, args.load_epoch = checkpoint.find_model(args.model,
+                                                        getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape = proto.image_shape
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)

@@ -8,6 +8,8 @@ Input shape, resize, mean, std and class names default to the checkpoint's model
 (PREFIX-model.json, written by training; see score.py). --synset names the classes, one
 per line in label order (ImageNet's synset.txt: "n01440764 tench, Tinca tinca"), or
 tools/im2rec.py's PREFIX_classes.txt; without either the labels are printed as numbers.
+Images are read in grey for a model of one input channel (as its records were decoded),
+and a model trained with --tta flip averages each image with its mirror (--tta none: not).
 """
 import json
 import os
@@ -21,7 +23,7 @@ import cv2  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import checkpoint, protocol  # noqa: E402
+from common import checkpoint, evaluate, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
 from common.classes import read_class_names  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
@@ -31,11 +33,13 @@ def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
-    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--load-epoch', type=int, default=None,
+                        help='checkpoint number; default 0 (the released weights), or the last '
+                             'epoch of a model shipped in models/ and named alone')
     parser.add_argument('--synset', type=str, default='', help='class names, one per line')
     parser.add_argument('--gpus', type=str, default=None,
                         help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
-    protocol.add_protocol_args(parser)
+    protocol.add_protocol_args(parser, tta=True)
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--json', action='store_true', help='JSON lines on stdout')
     return parser.parse_args(argv)
@@ -55,18 +59,20 @@ def class_names(path, known, classes):
 def main():
     setup_logging()
     args = parse_args()
+    args.model, args.load_epoch = checkpoint.find_model(args.model,
+                                                        getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape, mean, std = proto.image_shape, proto.mean, proto.std
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
     names = class_names(args.synset, proto.classes, checkpoint.num_classes_of(arg))
     mod = bind_for_inference(sym, arg, aux, 1, shape, runtime.get_devices(args.gpus))
     for path in args.images:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR if shape[0] == 3 else cv2.IMREAD_GRAYSCALE)
         if bgr is None:
             raise UserError('%s: missing or not an image' % path)
         x = preprocess(bgr, shape, proto.resize, mean, std)
-        mod.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)]), is_train=False)
-        probs = mod.get_outputs()[0].asnumpy()[0]
+        batch = mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)])
+        probs = evaluate.predict(mod, batch, proto.tta)[0].asnumpy()[0]
         top = np.argsort(-probs)[:args.top_k]
         if args.json:
             sys.stdout.write(json.dumps({'image': path, 'top': [

@@ -100,7 +100,9 @@ def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
 def main():
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', required=True, help='checkpoint prefix or registered network')
-    parser.add_argument('--load-epoch', type=int, default=0)
+    parser.add_argument('--load-epoch', type=int, default=None,
+                        help='checkpoint number; default 0 (the released weights), or the last '
+                             'epoch of a model shipped in models/ and named alone')
     parser.add_argument('--calib-data', required=True, help='.rec of calibration images')
     parser.add_argument('--calib-mode', default='entropy', choices=('naive', 'entropy'))
     parser.add_argument('--num-calib-examples', type=int, default=500)
@@ -119,6 +121,8 @@ def main():
             parser.error('--%s must be at least 1, not %d'
                          % (flag.replace('_', '-'), getattr(args, flag)))
     setup_logging()
+    args.model, args.load_epoch = checkpoint.find_model(args.model,
+                                                        getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape = proto.image_shape
     checkpoint.check_room(args.output, 0, '-o')

@@ -20,6 +20,7 @@ Curves: python tools/plot_log.py OUT/NETWORK-sSEED.log.
 import json
 import os
 import re
+import shlex
 import statistics
 import sys
 import time
@@ -39,6 +40,10 @@ from common.complexity import complexity  # noqa: E402
 from summary import PAPER_CIFAR  # noqa: E402
 
 DEFAULT_NETWORKS = 'igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2'
+# train_cifar.py flags this tool sets for every run (--train-flags may not).
+OWNED_FLAGS = {'--dataset', '--network', '--num-epochs', '--seed', '--batch-size',
+               '--data-train', '--data-val', '--gpus', '--model-prefix', '--log-file',
+               '--resume', '--dtype', '--num-examples', '--load-epoch'}
 
 
 def parse_args(argv=None):
@@ -55,6 +60,10 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'),
                         help="train_cifar.py's --dtype (bfloat16: CPUs with AVX512_BF16)")
+    parser.add_argument('--train-flags', default='',
+                        help="more train_cifar.py flags for every run, e.g. '--random-erasing "
+                             "0.5' (recorded with the runs; runs of other flags in the same "
+                             "--out are refused)")
     parser.add_argument('--data-train', default=None, help="default: the dataset's")
     parser.add_argument('--data-val', default=None, help="default: the dataset's")
     parser.add_argument('--out', default=None, help='default: runs/DATASET')
@@ -64,6 +73,13 @@ def parse_args(argv=None):
     except ValueError:
         raise UserError("--seeds '%s' must be a comma list of numbers" % args.seeds)
     args.networks = [n.strip() for n in args.networks.split(',') if n.strip()]
+    try:
+        args.train_flags = shlex.split(args.train_flags)
+    except ValueError as err:
+        raise UserError("--train-flags '%s': %s" % (args.train_flags, err))
+    owned = sorted(set(f.split('=')[0] for f in args.train_flags) & OWNED_FLAGS)
+    if owned:
+        raise UserError('--train-flags %s: set by this tool; use its own flags' % ' '.join(owned))
     unknown = [n for n in args.networks if n.lower() not in symbol.list_networks()]
     if unknown:
         raise UserError('unknown --networks %s: choose from %s'
@@ -107,17 +123,43 @@ def counts(network, dataset):
     return c['params'], c['macs']
 
 
+def _settings(args):
+    """What a run's checkpoints depend on beyond its network and seed."""
+    return {'dtype': args.dtype, 'train_flags': list(args.train_flags),
+            'train_subset': args.train_subset, 'batch_size': args.batch_size}
+
+
+def _check_same_run(args, key, recorded, where):
+    """A UserError when ``recorded`` settings (of a finished run, or of a started one's
+    PREFIX.run.json) differ from these: --resume would take its checkpoint as this one's."""
+    ours = _settings(args)
+    for name, value in sorted(ours.items()):
+        theirs = recorded.get(name, {'dtype': 'float32', 'train_flags': []}.get(name))
+        if name == 'batch_size' and name not in recorded:
+            continue
+        if theirs != value:
+            flag = '--' + name.replace('_', '-')
+            raise UserError('%s in %s was %s with %s %s, not %s; give another --out'
+                            % (key, args.out, where, flag,
+                               ' '.join(theirs) if isinstance(theirs, list) else theirs,
+                               ' '.join(value) if isinstance(value, list) else value))
+
+
 def train_and_score(args, network, seed, finished):
     """One run, from where it stands; returns its result (kept in ``finished``)."""
     key = '%s-s%d' % (network, seed)
     done = finished.get(key)
-    if done and done.get('dtype', 'float32') != args.dtype:
-        # (--resume would take the other precision's checkpoint as this one's)
-        raise UserError('%s in %s was trained with --dtype %s, not %s; give another --out'
-                        % (key, args.out, done.get('dtype', 'float32'), args.dtype))
-    if done and (done['epochs'], done['train_subset']) == (args.epochs, args.train_subset):
+    if done:
+        _check_same_run(args, key, done, 'trained')
+    if done and done['epochs'] == args.epochs:
         return done
     prefix = os.path.join(args.out, key)
+    run_path = os.path.join(ROOT, prefix + '.run.json')
+    if os.path.isfile(run_path):
+        with open(run_path) as f:
+            _check_same_run(args, key, json.load(f), 'started')
+    else:
+        save(run_path, json.dumps(_settings(args), indent=1) + '\n')
     train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
                  '--num-epochs', args.epochs, '--seed', seed, '--batch-size', args.batch_size,
                  '--data-train', args.data_train, '--data-val=', '--gpus=',
@@ -126,10 +168,14 @@ def train_and_score(args, network, seed, finished):
         train_cmd += ['--dtype', args.dtype]
     if args.train_subset:
         train_cmd += ['--num-examples', args.train_subset]
+    train_cmd += args.train_flags
     _python(train_cmd)
     score_cmd = ['score.py', '--model', prefix, '--load-epoch', args.epochs,
-                 '--data-val', args.data_val, '--gpus=', '--json']
+                 '--data-val', args.data_val, '--gpus=', '--json', '--tta', 'none']
     scored = json.loads(_python(score_cmd).strip().splitlines()[-1])
+    # Every recipe here trains with mirroring, so the flip protocol is scored too.
+    flip_cmd = score_cmd[:-1] + ['flip']
+    flipped = json.loads(_python(flip_cmd).strip().splitlines()[-1])
     log_path = os.path.join(ROOT, prefix + '.log')
     with open(log_path) as f:
         log = f.read()
@@ -140,11 +186,14 @@ def train_and_score(args, network, seed, finished):
     result = {'network': network, 'seed': seed, 'epochs': args.epochs,
               'training_form': forms[-1].strip() if forms else None,
               'train_subset': args.train_subset, 'dtype': args.dtype,
+              'train_flags': list(args.train_flags), 'batch_size': args.batch_size,
               'params': params, 'macs': macs,
-              'top1': scored['accuracy'], 'val_images': scored['images'],
+              'top1': scored['accuracy'], 'top1_flip': flipped['accuracy'],
+              'val_images': scored['images'], 'score_images_per_sec': scored['images_per_sec'],
+              'score_flip_images_per_sec': flipped['images_per_sec'],
               'train_seconds': seconds, 'train_images_per_sec': speed,
               'commands': ['python ' + ' '.join(str(c) for c in cmd)
-                           for cmd in (train_cmd, score_cmd)]}
+                           for cmd in (train_cmd, score_cmd, flip_cmd)]}
     finished[key] = result
     return result
 
@@ -163,10 +212,10 @@ def form_name(logged):
 def table(args, results):
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
     lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
-             '(training form) | paper CIFAR-10 / CIFAR-100 |' % (
+             '(training form) | paper CIFAR-10 / CIFAR-100 | top-1 %%, flip TTA (mean) |' % (
                  'seeds' if any(len(seeds_of(args, n)) > 1 for n in args.networks)
                  else 'the seed'),
-             '|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|']
     for network in args.networks:
         runs = [r for r in results.values()
                 if r['network'] == network and r['seed'] in seeds_of(args, network)]
@@ -175,11 +224,13 @@ def table(args, results):
         top1 = [100 * r['top1'] for r in runs]
         spread = ' (%.2f-%.2f)' % (min(top1), max(top1)) if len(top1) > 1 else ''
         ref = paper.get(network.lower())
-        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f (%s) | %s |' % (
+        flip = [100 * r['top1_flip'] for r in runs if 'top1_flip' in r]
+        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f (%s) | %s | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, len(runs),
             statistics.mean(r['train_images_per_sec'] for r in runs),
-            form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-'))
+            form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-',
+            '%.2f' % statistics.mean(flip) if len(flip) == len(runs) else '-'))
     return '\n'.join(lines)
 
 
@@ -208,9 +259,10 @@ def main():
                       'runs': sorted(finished.values(), key=lambda r: (r['network'], r['seed']))}
             save(results_path, json.dumps(report, indent=2) + '\n')
     text = table(args, finished)
-    save(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s; `%s`\n' % (
+    save(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s%s; `%s`\n' % (
         text, args.dataset, args.epochs,
         ', %d training images an epoch' % args.train_subset if args.train_subset else '',
+        ', training flags %s' % ' '.join(args.train_flags) if args.train_flags else '',
         'python tools/reproduce.py ' + ' '.join(sys.argv[1:])))
     sys.stdout.write(text + '\n')
     sys.stderr.write('done in %.0f s; %s\n' % (time.time() - start, results_path))
