@@ -68,6 +68,9 @@ def score(args):
     shape, mean, std = proto.image_shape, proto.mean, proto.std
     if args.batch_size < 1:
         raise UserError('--batch-size must be positive')
+    if args.max_num_examples is not None and args.max_num_examples < 1:
+        raise UserError('--max-num-examples must be at least 1 (leave it out to score every '
+                        'image), got %d' % args.max_num_examples)
     if not os.path.isfile(args.data_val):
         raise UserError('--data-val %s: no such file; pack one with tools/im2rec.py' % args.data_val)
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)

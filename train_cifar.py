@@ -59,7 +59,7 @@ def parse_args(argv=None):
     args.dataset_name = args.dataset if args.data_train == DATASETS[args.dataset]['data_train'] \
         else None
     if not args.model_prefix:
-        args.model_prefix = train.default_prefix(args).replace('models/', 'models/%s-' % args.dataset, 1)
+        args.model_prefix = train.default_prefix(args, args.dataset)
     return args
 
 

@@ -27,6 +27,20 @@ MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
 
 
+# Models this repository ships in models/ (models/README.md): no run or tool writes over
+# them.
+SHIPPED_MODELS = ('fashion-mnist-igcv3',)
+
+
+def refuse_shipped(prefix, flag='--model-prefix'):
+    """A UserError when ``prefix`` is a model shipped in models/."""
+    for name in SHIPPED_MODELS:
+        if os.path.realpath(prefix) == os.path.realpath(os.path.join(MODELS_DIR, name)):
+            raise UserError('%s %s is the model this repository ships (models/README.md), '
+                            'which nothing overwrites; give another prefix, e.g. %s-mine'
+                            % (flag, prefix, prefix))
+
+
 # The model info file beside PREFIX-symbol.json: how the checkpoint is to be fed.
 MODEL_INFO = 'igcv3-mxnet model info'
 MODEL_INFO_VERSION = 1
@@ -49,10 +63,48 @@ def read_model_info(prefix):
         raise UserError('%s is not readable model info (%s); fix or remove it' % (path, reason(err)))
     if not isinstance(info, dict) or info.get('format') != MODEL_INFO:
         raise UserError('%s is not a model info file of this project; remove it' % path)
-    if info.get('version', 0) > MODEL_INFO_VERSION:
+    if not isinstance(info.get('version', 0), int) or info.get('version', 0) > MODEL_INFO_VERSION:
         raise UserError('%s has version %s, newer than this code reads (%d); update the code'
                         % (path, info.get('version'), MODEL_INFO_VERSION))
+    problem = _model_info_problem(info)
+    if problem:
+        raise UserError('%s: %s; fix it or remove the file (the tools then need --image-shape, '
+                        '--resize, --rgb-mean and --rgb-std)' % (path, problem))
     return info
+
+
+def _numbers(value, count=None):
+    return isinstance(value, list) and (count is None or len(value) == count) and \
+        all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+
+
+def _model_info_problem(info):
+    """What is wrong with a model info's keys (their types and sizes), or None."""
+    for key in ('image_shape', 'mean', 'std', 'resize'):
+        if key not in info:
+            return "it has no '%s'" % key
+    shape = info['image_shape']
+    if not (_numbers(shape, 3) and all(float(v).is_integer() and v >= 1 for v in shape)):
+        return "'image_shape' must be a list of 3 positive whole numbers, got %r" % (shape,)
+    for key in ('mean', 'std'):
+        if not _numbers(info[key], 3):
+            return "'%s' must be a list of 3 numbers, got %r" % (key, info[key])
+    resize = info['resize']
+    if isinstance(resize, bool) or not isinstance(resize, int) or resize < 0:
+        return "'resize' must be a whole number, 0 or more, got %r" % (resize,)
+    classes, count = info.get('classes'), info.get('num_classes')
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        return "'num_classes' must be a positive whole number, got %r" % (count,)
+    if classes is not None:
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            return "'classes' must be a list of names, got %r" % (classes,)
+        if count is not None and len(classes) != count:
+            return "'classes' names %d classes, 'num_classes' is %d" % (len(classes), count)
+    if info.get('tta', 'none') not in ('none', 'flip'):
+        return "'tta' must be 'none' or 'flip', got %r" % (info.get('tta'),)
+    if not isinstance(info.get('network_args', {}), dict):
+        return "'network_args' must be an object, got %r" % (info.get('network_args'),)
+    return None
 
 
 def checkpoint_paths(prefix, epoch):
@@ -329,6 +381,19 @@ def find_model(model, epoch):
             and os.path.isfile(shipped + '-symbol.json'):
         return shipped, epoch or 0
     return model, epoch or 0
+
+
+def refuse_overwrite(prefix, epoch, outputs, flag):
+    """A UserError when one of ``outputs`` (paths) is a file of the checkpoint read
+    (PREFIX-symbol.json, -model.json, -%04d.params, -%04d.states): the output would
+    replace its own input."""
+    sym_path, params_path, states_path = checkpoint_paths(prefix, epoch)
+    inputs = {os.path.realpath(p) for p in (sym_path, params_path, states_path,
+                                            model_info_path(prefix))}
+    for path in outputs:
+        if os.path.realpath(path) in inputs:
+            raise UserError('%s %s would overwrite %s, a file of the checkpoint it reads; '
+                            'write somewhere else' % (flag, path, path))
 
 
 def load_symbol_json(path):

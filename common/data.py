@@ -132,6 +132,16 @@ def parse_floats(text, name, count=3):
     return values
 
 
+def check_normalization(mean, std, where):
+    """Every mean finite and every std finite and positive: (x - mean) / std of anything
+    else is NaN or infinite, which trains and scores without a word."""
+    bad = [('mean', v) for v in mean if not np.isfinite(v)] + \
+        [('std', v) for v in std if not (np.isfinite(v) and v > 0)]
+    if bad:
+        raise UserError('%s: a %s of %g cannot normalize images (means must be finite, stds '
+                        'finite and above 0)' % (where, bad[0][0], bad[0][1]))
+
+
 def parse_image_shape_flag(text, flag='image-shape'):
     """--image-shape as (C, H, W); a malformed one is a UserError naming the flag."""
     try:

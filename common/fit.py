@@ -124,6 +124,15 @@ def _diverged(loss, epoch, nbatch, last_good):
                                if last_good else 'no checkpoint was saved'))
 
 
+def _non_finite(params):
+    """The name of the first array of (arg, aux) params holding NaN or inf, or None."""
+    for group in params:
+        for name in sorted(group):
+            if not np.isfinite(group[name].asnumpy()).all():
+                return name
+    return None
+
+
 def saved_args(args):
     """The flags of the graph checkpoints store: a bfloat16 run's is the float32 one (its
     parameters are float32; bfloat16 is how the CPU computed them)."""
@@ -245,6 +254,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
     save = args.model_prefix and kv.rank == 0
     info = model_info(args) if save and not args.benchmark else None
     if save:
+        checkpoint.refuse_shipped(args.model_prefix)
         lock = checkpoint.lock_prefix(args.model_prefix)  # noqa: F841  (held until exit)
         checkpoint.check_room(args.model_prefix, checkpoint.checkpoint_bytes(
             saved_sym, data_mod.image_shape(args),
@@ -362,6 +372,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             if diverged:
                 raise diverged
             if stop.requested:
+                logging.info(training_log.INTERRUPTED_FORMAT, epoch, nbatch + 1, epoch_size)
                 saved = 'nothing saved'
                 if save:
                     # A partial epoch is saved under its own name, never as a finished one.
@@ -377,6 +388,14 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             params = None
             if save and (done % args.save_period == 0 or done == args.num_epochs):
                 params, trained = model_params()
+                bad = _non_finite(params) or (_non_finite(trained) if trained else None)
+                if bad:  # (the loss can stay finite while weights overflow)
+                    raise TrainingDiverged(
+                        'parameter %s became NaN or infinite in epoch %d, so its checkpoint was '
+                        'not saved (%s); lower --lr and resume' % (bad, epoch, 'last good '
+                                                                  'checkpoint: %s' % last_good()
+                                                                  if last_good() else
+                                                                  'no checkpoint was saved'))
                 checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, *params,
                                            None if distributed else mod.save_optimizer_states,
                                            info=info, training_params=trained)

@@ -12,7 +12,7 @@ from symbol.builder import resolve_layout
 from symbol.registry import RELEASED_PROTOCOL
 
 from . import checkpoint
-from .data import parse_floats, parse_image_shape_flag
+from .data import check_normalization, parse_floats, parse_image_shape_flag
 from .errors import UserError
 from .evaluate import TTA
 
@@ -107,6 +107,8 @@ def resolve(args, model, epoch):
                             % (given['image_shape'], asked,
                                info.get('network_args', {}).get('layout', trained),
                                ','.join(map(str, info['image_shape']))))
+    check_normalization(out['mean'], out['std'],
+                        '--rgb-mean/--rgb-std' if parsed['mean'] or parsed['std'] else source)
     classes = info.get('classes') if info is not None else None
     return Protocol(out['image_shape'], out['mean'], out['std'], out['resize'], classes, source,
                     info, out['tta'])

@@ -6,6 +6,7 @@ import symbol
 from symbol.builder import resolve_layout
 
 from . import averaging, data, erasing
+from .checkpoint import SHIPPED_MODELS
 from .classes import find_class_names, read_class_names
 from .cli import ArgumentParser
 from .errors import UserError
@@ -99,6 +100,8 @@ def make_parser(description):
     return parser
 
 
+# Seeds are offset by the epoch and the worker and must stay below numpy's 2**32.
+MAX_SEED = 2 ** 31 - 1
 # (flag, the test its value must pass, what it must be): checked before anything runs.
 NUMERIC_FLAGS = [
     ('num-classes', lambda v: v is not None and v >= 1, 'a positive number'),
@@ -121,6 +124,7 @@ NUMERIC_FLAGS = [
     ('dist-timeout', lambda v: v > 0, 'a positive number of seconds'),
     ('top-k', lambda v: v >= 0, '0 (off) or more'),
     ('pad-size', lambda v: v >= 0, '0 or more'),
+    ('seed', lambda v: v is None or 0 <= v <= MAX_SEED, 'in 0..%d' % MAX_SEED),
 ]
 
 
@@ -136,6 +140,8 @@ def validate_args(args):
         raise UserError('give --load-epoch or --resume, not both')
     if (args.load_epoch is not None or args.resume) and not args.model_prefix:
         raise UserError('--load-epoch and --resume need --model-prefix')
+    data.check_normalization(data.parse_floats(args.rgb_mean, 'rgb-mean'),
+                             data.parse_floats(args.rgb_std, 'rgb-std'), '--rgb-mean/--rgb-std')
     erasing.settings(args)
     averaging.check_decay(args)
     if args.tta != 'none' and not args.random_mirror:
@@ -182,9 +188,12 @@ def get_network(args, form):
         raise UserError('--network %s: %s' % (args.network, err))
 
 
-def default_prefix(args):
-    """models/NETWORK, with the multiplier when it is not 1."""
+def default_prefix(args, dataset=None):
+    """models/[DATASET-]NETWORK, with the multiplier when it is not 1; '-run' added where
+    that is the name of a model this repository ships (common.checkpoint.SHIPPED_MODELS)."""
     name = args.network.lower()
     if args.multiplier != 1.0:
         name += '_x%g' % args.multiplier
-    return 'models/' + name
+    if dataset:
+        name = '%s-%s' % (dataset, name)
+    return 'models/' + name + ('-run' if name in SHIPPED_MODELS else '')

@@ -28,6 +28,10 @@ from . import recordio
 NUMBER = r'([\d.eE+-]+|nan|inf)'
 TRAIN = re.compile(r'Epoch\[(\d+)\] Train-accuracy=' + NUMBER)
 VAL = re.compile(r'Epoch\[(\d+)\] Validation-accuracy=' + NUMBER)
+TRAIN_LOSS = re.compile(r'Epoch\[(\d+)\] Train-cross-entropy=' + NUMBER)
+VAL_LOSS = re.compile(r'Epoch\[(\d+)\] Validation-cross-entropy=' + NUMBER)
+INTERRUPTED_FORMAT = 'Epoch[%d] Interrupted after %d of %d batches'
+INTERRUPTED = re.compile(r'Epoch\[(\d+)\] Interrupted after (\d+) of (\d+) batches')
 LR = re.compile(r'Epoch\[(\d+)\] Learning-rate=' + NUMBER)
 TIME = re.compile(r'Epoch\[(\d+)\] Time cost=' + NUMBER)
 TRAINED_FORMAT = 'Epoch[%d] Trained %d images in %.3f s: %.2f images/s'
@@ -39,7 +43,8 @@ ARGUMENTS = re.compile(r'start with arguments (\{.*\})\s*$')
 # common/fit.py when --num-examples exceeds the records: it trains on the records.
 USING = re.compile(r'--num-examples \d+ but .* holds \d+ records; using (\d+)')
 # The arguments an epoch's length depends on (common/fit.py, common/data.py).
-KEYS = ('batch_size', 'num_examples', 'kv_store', 'benchmark', 'data_train', 'data_train_idx')
+KEYS = ('batch_size', 'num_examples', 'kv_store', 'benchmark', 'data_train', 'data_train_idx',
+        'network', 'multiplier', 'dataset', 'num_epochs')  # (the last four name the run)
 
 
 def parse_arguments(text):
@@ -89,11 +94,15 @@ def parse_log(path):
     {epoch: Time cost}, 'images': {epoch: training images}, 'speed': {epoch: images/s},
     'val_images', 'val_seconds': {epoch: images validated and the seconds it took},
     'counted': {epoch: how the images were counted: 'log' (the epoch's Trained line),
-    'arguments' or 'speed lines' (logs written before that line existed)}}. A log holding several runs (a
-    resumed one appends) is read in order, each epoch with its own run's arguments; an
-    epoch logged twice keeps its last values."""
+    'arguments' or 'speed lines' (logs written before that line existed)},
+    'train_loss', 'val_loss': {epoch: cross-entropy}, 'interrupted': {epoch: (batches
+    run, batches of a full epoch)} for an epoch stopped part way and not run again since,
+    'arguments': the last run's}. A log holding several runs (a resumed one appends) is read
+    in order, each epoch with its own run's arguments; an epoch logged twice keeps its last
+    values."""
     curves = {key: {} for key in ('train', 'val', 'lr', 'seconds', 'images', 'speed', 'counted',
-                                  'val_images', 'val_seconds')}
+                                  'val_images', 'val_seconds', 'train_loss', 'val_loss',
+                                  'interrupted')}
     arguments, batches, last_batch = {}, None, {}
     with open(path, errors='replace') as f:
         for line in f:
@@ -108,10 +117,17 @@ def parse_log(path):
                 arguments['num_examples'] = int(m.group(1))
                 batches = epoch_batches(arguments, None)
                 continue
-            for key, pattern in (('train', TRAIN), ('val', VAL), ('lr', LR)):
+            for key, pattern in (('train', TRAIN), ('val', VAL), ('lr', LR),
+                                 ('train_loss', TRAIN_LOSS), ('val_loss', VAL_LOSS)):
                 m = pattern.search(line)
                 if m:
                     curves[key][int(m.group(1))] = float(m.group(2))
+                    if key == 'train':  # (the epoch ran again: a resumed run)
+                        curves['interrupted'].pop(int(m.group(1)), None)
+            m = INTERRUPTED.search(line)
+            if m:
+                curves['interrupted'][int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+                continue
             m = SPEED.search(line)
             if m:
                 epoch = int(m.group(1))
@@ -145,6 +161,7 @@ def parse_log(path):
                 curves['counted'][epoch] = counted
                 if seconds > 0:
                     curves['speed'][epoch] = training_speed(images, seconds)
+    curves['arguments'] = arguments
     return curves
 
 

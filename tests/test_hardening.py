@@ -99,6 +99,8 @@ BAD_TRAINING_INPUT = [
      ['train.rec']),
     ('log file under a file', {'flags': ['--log-file', 'train.rec/log']},
      ['cannot write --log-file', 'train.rec/log']),
+    ('weights overflowing while the loss stays finite', {'flags': ['--lr', '1000']},
+     ['became NaN or infinite', 'not saved', 'lower --lr']),
 ]
 
 

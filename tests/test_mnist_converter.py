@@ -4,6 +4,7 @@ import hashlib
 import os
 import struct
 
+import cv2
 import mxnet as mx
 import numpy as np
 import pytest
@@ -216,3 +217,35 @@ def test_debian_fashion_mnist_converts_from_the_default_folder(tmp_path):
     images, _ = mnist_to_rec.read_idx(paths[('val', 'images')], 'images')
     labels, _ = mnist_to_rec.read_idx(paths[('val', 'labels')], 'labels')
     assert_exact(tmp_path / 'out', {'val': (images, labels)}, 1)
+
+
+def test_examples_are_the_first_test_image_of_each_class(tmp_path):
+    arrays, _ = make_dataset(tmp_path / 'src')
+    proc = run_script('tools/mnist_to_rec.py', tmp_path / 'src', tmp_path / 'out',
+                      '--examples', tmp_path / 'ex')
+    assert proc.returncode == 0, proc.stderr
+    images, labels = arrays['val']
+    assert sorted(os.listdir(tmp_path / 'ex')) == ['%02d-%d.png' % (c, c) for c in range(10)]
+    for c in range(10):
+        png = cv2.imread(str(tmp_path / 'ex' / ('%02d-%d.png' % (c, c))), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(png, images[np.flatnonzero(labels == c)[0]])
+    assert mnist_to_rec.example_name(0, 'T-shirt/top') == '00-t-shirt-top.png'
+
+
+def test_shipped_examples_are_fashion_mnist_test_images():
+    """examples/fashion-mnist: one 28x28 grey test image per class, named by its class;
+    with Debian's files here, each is the first test image of its class, pixel for pixel."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'examples', 'fashion-mnist')
+    names = mnist_to_rec.CLASS_NAMES['Fashion-MNIST']
+    expected = [mnist_to_rec.example_name(c, n) for c, n in enumerate(names)]
+    assert sorted(f for f in os.listdir(folder) if f.endswith('.png')) == expected
+    shipped = [cv2.imread(os.path.join(folder, f), cv2.IMREAD_UNCHANGED) for f in expected]
+    assert all(img.shape == (28, 28) and img.dtype == np.uint8 for img in shipped)
+    assert len({img.tobytes() for img in shipped}) == 10
+    paths = {key: os.path.join(DEBIAN_DIR, name + '.gz') for key, name in NAMES.items()}
+    if all(os.path.isfile(p) for p in paths.values()):
+        images, _ = mnist_to_rec.read_idx(paths[('val', 'images')], 'images')
+        labels, _ = mnist_to_rec.read_idx(paths[('val', 'labels')], 'labels')
+        for c, img in enumerate(shipped):
+            np.testing.assert_array_equal(img, images[np.flatnonzero(labels == c)[0]])

@@ -95,3 +95,27 @@ def test_plot_is_written_and_a_log_without_epochs_is_refused(training_log, tmp_p
     proc = run_script('tools/plot_log.py', tmp_path / 'other.log', '-o', tmp_path / 'x.png')
     assert_one_line_error(proc, 'holds no "Epoch[N] Train-accuracy=" lines')
     assert not (tmp_path / 'x.png').exists()
+
+
+def test_an_interrupted_epoch_is_left_out_until_it_runs_again(training_log, tmp_path):
+    """A stopped epoch logs the accuracy and speed of its few batches; it is marked and not
+    drawn as a full epoch. Losses are read, and the title names the run."""
+    text = training_log.read_text()
+    part = ('2026-01-01 00:00:00,000 Epoch[2] Train-accuracy=0.250000\n'
+            '2026-01-01 00:00:00,000 Epoch[2] Train-cross-entropy=1.300000\n'
+            '2026-01-01 00:00:00,000 Epoch[2] Time cost=0.100\n'
+            '2026-01-01 00:00:00,000 Epoch[2] Trained 32 images in 0.100 s: 320.00 images/s\n'
+            '2026-01-01 00:00:00,000 Epoch[2] Interrupted after 1 of 7 batches\n')
+    log = tmp_path / 'stopped.log'
+    log.write_text(text + part)
+    curves = plot_log.parse_log(str(log))
+    assert curves['interrupted'] == {2: (1, 7)}
+    assert 2 not in plot_log.complete(curves['speed'], curves) and 1 in curves['speed']
+    assert sorted(curves['train_loss']) == [0, 1, 2] and curves['train_loss'][2] == 1.3
+    assert plot_log.title(curves, str(log)) == 'igcv3_0.5x, 1x, cifar10, 2 epochs (stopped.log)'
+    proc = run_script('tools/plot_log.py', log, '-o', tmp_path / 'c.png')
+    assert proc.returncode == 0 and 'epoch 2 was stopped after 1 of 7 batches' in proc.stderr
+    # resumed: the epoch runs again in full, and counts
+    log.write_text(text + part + part.replace('0.250000', '0.500000').rsplit('2026', 1)[0])
+    curves = plot_log.parse_log(str(log))
+    assert curves['interrupted'] == {} and curves['train'][2] == 0.5

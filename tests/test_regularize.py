@@ -1,5 +1,6 @@
 """The recipe options beyond the paper: random erasing, weight averaging (EMA) and
 test-time augmentation; and the models shipped in models/ named alone."""
+import glob
 import json
 import re
 
@@ -252,3 +253,118 @@ def test_tta_needs_a_mirrored_model_in_training(tmp_path):
                       '--model-prefix', tmp_path / 'm', '--gpus=')
     assert_one_line_error(proc, '--tta flip', '--random-mirror 1')
     assert not list(tmp_path.glob('m-*'))
+
+
+@pytest.mark.parametrize('flags, needle', [
+    (['--rgb-std', '0,0,0'], 'a std of 0 cannot normalize images'),
+    (['--rgb-std', '1,-2,1'], 'a std of -2'),
+    (['--rgb-mean', 'nan,nan,nan'], 'a mean of nan'),
+    (['--rgb-std', 'inf,1,1'], 'a std of inf'),
+    (['--seed', '-1'], '--seed must be in 0..2147483647'),
+    (['--seed', '99999999999'], '--seed must be in 0..2147483647'),
+])
+def test_normalization_and_seed_flags_are_checked(flags, needle):
+    """A std of 0 or a NaN mean trained to NaN weights with exit 0; a seed out of numpy's
+    range ended in a traceback."""
+    args = train_cifar.parse_args(flags)
+    with pytest.raises(UserError, match=re.escape(needle)):
+        train.validate_args(args)
+
+
+def test_scoring_refuses_bad_normalization_and_counts(trained, tmp_path):
+    folder, _ = trained
+    common = ['--model', folder / 'm', '--load-epoch', '2', '--gpus=']
+    proc = run_script('score.py', *common, '--data-val', folder / 'val.rec', '--rgb-std', '0,0,0')
+    assert_one_line_error(proc, '--rgb-mean/--rgb-std', 'a std of 0')
+    proc = run_script('score.py', *common, '--data-val', folder / 'val.rec',
+                      '--max-num-examples', '-5', '--json')
+    assert_one_line_error(proc, '--max-num-examples must be at least 1')
+    assert proc.stdout == ''
+    # a model info whose mean is not finite: named, not scored at chance
+    for name in ('m-symbol.json', 'm-0002.params'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    info = json.loads((folder / 'm-model.json').read_text())
+    (tmp_path / 'm-model.json').write_text(json.dumps(dict(info, mean=[float('nan')] * 3)))
+    proc = run_script('tools/predict.py', str(tmp_path / 'img.png'), '--model', tmp_path / 'm',
+                      '--load-epoch', '2', '--gpus=')
+    assert_one_line_error(proc, 'm-model.json', 'a mean of nan')
+    proc = run_script('tools/predict.py', str(tmp_path / 'img.png'), *common, '--top-k', '-1')
+    assert_one_line_error(proc, '--top-k must be at least 1')
+
+
+GOOD_INFO = {'format': checkpoint.MODEL_INFO, 'version': 1, 'image_shape': [3, 32, 32],
+             'mean': [128, 128, 128], 'std': [64, 64, 64], 'resize': 0, 'num_classes': 4,
+             'classes': ['a', 'b', 'c', 'd']}
+
+
+@pytest.mark.parametrize('change, needle', [
+    ({'mean': [128]}, "'mean' must be a list of 3 numbers, got [128]"),
+    ({'mean': ['128', '128', '128']}, "'mean' must be a list of 3 numbers"),
+    ({'std': '64,64,64'}, "'std' must be a list of 3 numbers"),
+    ({'classes': 7}, "'classes' must be a list of names, got 7"),
+    ({'classes': 'abcd'}, "'classes' must be a list of names, got 'abcd'"),
+    ({'classes': ['a', 'b', 'c']}, "'classes' names 3 classes, 'num_classes' is 4"),
+    ({'image_shape': '3,32,32'}, "'image_shape' must be a list of 3 positive whole numbers"),
+    ({'image_shape': [3, 0, 32]}, "'image_shape' must be a list of 3 positive whole numbers"),
+    ({'resize': '0'}, "'resize' must be a whole number"),
+    ({'resize': None}, "'resize' must be a whole number"),
+    ({'tta': 'five-crop'}, "'tta' must be 'none' or 'flip'"),
+    ({'resize': -1}, "'resize' must be a whole number, 0 or more"),
+])
+def test_a_model_info_of_wrong_types_is_one_line(tmp_path, change, needle):
+    """Values of the wrong type, length or range were tracebacks in score.py, predict.py,
+    export and quantize, or (classes 'abcd') taken as four names."""
+    (tmp_path / 'm-model.json').write_text(json.dumps(dict(GOOD_INFO, **change)))
+    with pytest.raises(UserError, match=re.escape(needle)):
+        checkpoint.read_model_info(str(tmp_path / 'm'))
+    only = {'format': checkpoint.MODEL_INFO, 'version': 1}
+    (tmp_path / 'm-model.json').write_text(json.dumps(only))
+    with pytest.raises(UserError, match="it has no 'image_shape'"):
+        checkpoint.read_model_info(str(tmp_path / 'm'))
+    (tmp_path / 'm-model.json').write_text(json.dumps(GOOD_INFO))
+    assert checkpoint.read_model_info(str(tmp_path / 'm'))['classes'] == ['a', 'b', 'c', 'd']
+
+
+def test_an_output_that_is_its_own_input_is_refused(trained, tmp_path):
+    """quantize.py -o PREFIX over the FP32 checkpoint replaced its graph and model info;
+    export_onnx.py -o PREFIX-0002.params replaced the weights with the ONNX file."""
+    folder, _ = trained
+    for name in ('m-symbol.json', 'm-0002.params', 'm-model.json'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    proc = run_script('tools/quantize.py', '--model', tmp_path / 'm', '--load-epoch', '2',
+                      '--calib-data', folder / 'val.rec', '-o', tmp_path / 'm')
+    assert_one_line_error(proc, '-o', 'm-symbol.json', 'a file of the checkpoint it reads')
+    proc = run_script('tools/export_onnx.py', '--model', tmp_path / 'm', '--load-epoch', '2',
+                      '-o', tmp_path / 'm-0002.params')
+    assert_one_line_error(proc, 'm-0002.params would overwrite', 'write somewhere else')
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_launch_with_no_worker_is_refused_at_once():
+    """-n 0 printed nothing and waited for good."""
+    proc = run_script('tools/launch.py', '-n', '0', '-s', '1', '--launcher', 'local', 'python',
+                      '-c', 'pass', timeout=60)
+    assert_one_line_error(proc, '-n/--num-workers must be at least 1', '-n 0')
+
+
+def test_nothing_writes_over_the_shipped_model(tmp_path):
+    """The released Fashion-MNIST model's prefix is never a run's default, and naming it
+    is refused before anything is written."""
+    args = train_cifar.parse_args(['--dataset', 'fashion-mnist'])
+    assert args.model_prefix == 'models/fashion-mnist-igcv3-run'
+    assert train_cifar.parse_args(['--dataset', 'fashion-mnist', '--network', 'mobilenetv2']
+                                  ).model_prefix == 'models/fashion-mnist-mobilenetv2'
+    with pytest.raises(UserError, match='is the model this repository ships'):
+        checkpoint.refuse_shipped(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3')
+    checkpoint.refuse_shipped(str(tmp_path / 'fashion-mnist-igcv3'))  # (elsewhere: fine)
+    make_rec(tmp_path / 'train', 64, 4, size=16, seed=0)
+    shipped = glob.glob(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3*')
+    before = {p: open(p, 'rb').read() for p in shipped}
+    proc = run_script('train_cifar.py', '--data-train', tmp_path / 'train.rec', '--num-classes',
+                      '4', '--image-shape', '3,16,16', '--batch-size', '32', '--num-epochs', '1',
+                      '--data-val=', '--gpus=', '--model-prefix', 'models/fashion-mnist-igcv3')
+    assert_one_line_error(proc, 'is the model this repository ships', 'give another prefix')
+    after = glob.glob(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3*')
+    assert sorted(after) == sorted(shipped)
+    assert all(open(p, 'rb').read() == data for p, data in before.items())

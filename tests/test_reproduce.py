@@ -53,9 +53,12 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     assert '(padded, AVX-512)' in table if padded else '(fused, AVX2)' in table
     # Finished runs are kept: a second call trains nothing.
     tic = time.time()
+    recorded = (runs / 'results.json').read_text()
     again = run_script(*_cmd(tmp_path), timeout=600)
     assert again.returncode == 0 and 'train_cifar.py' not in again.stderr
     assert time.time() - tic < 60
+    assert (runs / 'results.json').read_text() == recorded  # (nor rewritten)
+    assert all(r['machine'] for r in report['runs'])
     # A second seed for one network only: the other keeps its one run.
     more = run_script(*_cmd(tmp_path, '--seeds', '1,2', '--more-seeds-for', 'mobilenetv2'),
                       timeout=600)
@@ -98,7 +101,8 @@ def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
 
 def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
     """A run stopped before it finished (no results.json entry) is not resumed under other
-    --train-flags, --dtype or --train-subset: its PREFIX.run.json says what it was."""
+    --train-flags, --dtype, --train-subset or --epochs (another schedule): its
+    PREFIX.run.json says what it was."""
     import reproduce
     for name in ('train.rec', 'val.rec'):
         (tmp_path / name).write_bytes(b'')
@@ -111,7 +115,9 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
                           (['--train-flags', '--random-erasing 0.5', '--dtype', 'bfloat16'],
                            'started with --dtype float32, not bfloat16'),
                           (['--train-flags', '--random-erasing 0.5', '--train-subset', '500'],
-                           'started with --train-subset None, not 500')):
+                           'started with --train-subset None, not 500'),
+                          (['--train-flags', '--random-erasing 0.5', '--epochs', '3'],
+                           'started with --epochs 10, not 3')):
         args = reproduce.parse_args(base + extra)
         with pytest.raises(reproduce.UserError, match=needle):
             reproduce.train_and_score(args, 'igcv3', 1, {})

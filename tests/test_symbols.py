@@ -1,10 +1,12 @@
 """The networks: exact to the released graph and to the numbers of the paper's tables."""
 import json
+import os
 
 import mxnet as mx
 import numpy as np
 import pytest
 
+import released_graph
 import symbol
 from common.complexity import complexity
 from symbol.layers import channel_permutation
@@ -66,6 +68,57 @@ def _op_nodes(graph):
     return [n for n in graph['nodes'] if n['op'] != 'null']
 
 
+PINNED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
+                      'released-igcv3-graph.txt')
+
+
+def _first_difference(ours, pinned):
+    for i, (a, b) in enumerate(zip(ours, pinned)):
+        if a != b:
+            return 'line %d: ours %r, released %r' % (i + 1, a, b)
+    return '%d lines against %d' % (len(ours), len(pinned))
+
+
+def test_graph_equals_the_pinned_listing_of_the_released_symbol():
+    """On every clone: the released igcv3-symbol.json's operators, attributes, edges and
+    parameter shapes, pinned as tests/data/released-igcv3-graph.txt, are ours line for
+    line (with ../shared present the next test checks the pin against the file itself)."""
+    with open(PINNED) as f:
+        pinned = f.read().splitlines()
+    ours = released_graph.listing(symbol.get_symbol('igcv3', num_classes=1000,
+                                                    image_shape='3,224,224'))
+    assert ours == pinned, _first_difference(ours, pinned)
+    assert len(pinned) == 1344 and pinned[-1] == 'aux last-1x1-conv-batchnorm_moving_var 1280'
+
+
+@pytest.mark.parametrize('change', ['eps', 'stride', 'num_group', 'permutation'])
+def test_the_pinned_listing_catches_a_changed_graph(change):
+    """Each kind of change the listing must see, made to our graph's JSON."""
+    with open(PINNED) as f:
+        pinned = f.read().splitlines()
+    graph = json.loads(symbol.get_symbol('igcv3', num_classes=1000,
+                                         image_shape='3,224,224').tojson())
+    nodes = graph['nodes']
+    if change == 'eps':
+        node = next(n for n in nodes if n['op'] == 'BatchNorm')
+        node['attrs']['eps'] = '0.001'
+    elif change == 'stride':
+        node = next(n for n in nodes if n['op'] == 'Convolution' and 'depthwise' in n['name']
+                    and n['attrs']['stride'] == '(2, 2)')
+        node['attrs']['stride'] = '(1, 1)'
+    elif change == 'num_group':
+        node = next(n for n in nodes if n['op'] == 'Convolution' and n['attrs'].get('num_group') == '2')
+        node['attrs']['num_group'] = '4'
+    else:  # the interleaving: (G, C/G) reshaped instead of (C/G, G)
+        node = next(n for n in nodes if n['op'] == 'SwapAxis')
+        node['attrs']['dim1'], node['attrs']['dim2'] = node['attrs']['dim2'], node['attrs']['dim1']
+    try:
+        changed = released_graph.listing(mx.sym.load_json(json.dumps(graph)))
+    except mx.base.MXNetError:  # (a change no shape fits is caught too)
+        return
+    assert changed != pinned
+
+
 def test_graph_equals_the_released_symbol(reference_symbol_path):
     with open(reference_symbol_path) as f:
         ref = json.load(f)
@@ -85,6 +138,9 @@ def test_graph_equals_the_released_symbol(reference_symbol_path):
         if r['op'] not in ('Reshape', 'SwapAxis'):
             assert o['name'] == r['name'], i
 
+    with open(PINNED) as f:  # the pin is the released file's listing, exactly
+        assert released_graph.listing(mx.sym.load(reference_symbol_path)) == \
+            f.read().splitlines()
     released = mx.sym.load(reference_symbol_path)
     rebuilt = symbol.get_symbol('igcv3')
     shapes = dict(data=(1,) + IMAGENET)

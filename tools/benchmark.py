@@ -106,9 +106,14 @@ def phase_train(args, shape, fast, dtype=None):
 
 def phase_profile(args, shape, dtype=None):
     """Where the bare training step's time goes: MXNet's profiler (operator times,
-    aggregated) over --iterations steps after --warmup; ms per step of each operator
-    (forward and backward apart), the most costly first, and the step's wall time."""
+    aggregated by operator type, each operator run on its own rather than in the
+    executor's bulks) over --iterations steps after --warmup; ms per step of each
+    operator type (forward and backward apart), the most costly first, and the step's
+    wall time (the profiler's own cost included)."""
     import mxnet as mx
+    # Operator by operator: the executor otherwise runs (and the profiler times) bulks of
+    # operators as one; read when the graph is bound.
+    os.environ['MXNET_EXEC_BULK_EXEC_TRAIN'] = '0'
     step, form = _training_step(args, shape, True, dtype or args.dtype)
     for _ in range(args.warmup):
         step()

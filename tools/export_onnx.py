@@ -367,6 +367,8 @@ def main():
                                                         getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape = proto.image_shape
+    checkpoint.refuse_overwrite(checkpoint.resolve(args.model, args.load_epoch)[0],
+                                args.load_epoch, [args.output], '-o')
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     network = ((proto.info or {}).get('network')
                or checkpoint.resolve(args.model, args.load_epoch)[1])

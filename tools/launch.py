@@ -163,7 +163,25 @@ def _supervise_local_jobs():
     return job
 
 
+def check_counts(argv):
+    """-n/--num-workers at least 1 and -s/--num-servers at least 0 (with no worker the wheel's
+    launcher prints nothing and waits for good); a one-line error otherwise."""
+    import argparse
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-n', '--num-workers', type=int, default=1)
+    parser.add_argument('-s', '--num-servers', type=int, default=None)
+    try:
+        known, _ = parser.parse_known_args(argv)
+    except SystemExit:
+        return  # (the wheel's own parser reports it)
+    if known.num_workers < 1 or (known.num_servers is not None and known.num_servers < 0):
+        sys.stderr.write('error: -n/--num-workers must be at least 1 and -s/--num-servers at '
+                         'least 0, got -n %d -s %s\n' % (known.num_workers, known.num_servers))
+        sys.exit(2)
+
+
 def main():
+    check_counts(sys.argv[1:])
     if not hasattr(threading.Thread, 'isAlive'):
         threading.Thread.isAlive = threading.Thread.is_alive
     path = wheel_launcher()

@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import logging
 import os
+import re
 import struct
 import zlib
 
@@ -247,6 +248,30 @@ def write_classes(path, names):
     logging.info('wrote %d class names to %s', len(names), path)
 
 
+def example_name(label, name):
+    """The file name of a class's example image: its label, then its name in lower case
+    with anything but letters and digits as '-' ('00-t-shirt-top.png')."""
+    slug = re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
+    return '%02d-%s.png' % (label, slug)
+
+
+def write_examples(folder, images, labels, names):
+    """The first test image of each class as a PNG (the same pixels as the records)."""
+    os.makedirs(folder, exist_ok=True)
+    for label, name in enumerate(names):
+        first = np.flatnonzero(labels == label)
+        if not first.size:
+            continue
+        path = os.path.join(folder, example_name(label, name))
+        ok, png = cv2.imencode('.png', images[first[0]])
+        if not ok:
+            raise RuntimeError('OpenCV could not encode image %d as PNG' % first[0])
+        with atomic_path(path) as tmp:
+            with open(tmp, 'wb') as f:
+                f.write(png.tobytes())
+    logging.info('wrote the first test image of each of %d classes to %s', len(names), folder)
+
+
 def main():
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', nargs='?', default=DEBIAN_DIR, metavar='SRC_DIR',
@@ -257,6 +282,9 @@ def main():
     parser.add_argument('--num-classes', type=int, default=10,
                         help='labels must lie in 0..num-classes-1 (10 for Fashion-MNIST, '
                              'MNIST and KMNIST)')
+    parser.add_argument('--examples', metavar='DIR', default=None,
+                        help='also write the first test image of each class to DIR as '
+                             'LABEL-NAME.png (the repository ships examples/fashion-mnist)')
     args = parser.parse_args()
     if args.num_classes < 1:
         parser.error('--num-classes must be at least 1')
@@ -267,6 +295,8 @@ def main():
         write_split(os.path.join(args.out, split), *splits[split])
     names = CLASS_NAMES[dataset] if dataset else [str(i) for i in range(args.num_classes)]
     write_classes(os.path.join(args.out, 'classes.txt'), names)
+    if args.examples:
+        write_examples(args.examples, *splits['val'], names)
 
 
 if __name__ == '__main__':

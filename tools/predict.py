@@ -61,6 +61,8 @@ def main():
     args = parse_args()
     args.model, args.load_epoch = checkpoint.find_model(args.model,
                                                         getattr(args, 'load_epoch', None))
+    if args.top_k < 1:
+        raise UserError('--top-k must be at least 1, got %d' % args.top_k)
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape, mean, std = proto.image_shape, proto.mean, proto.std
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)

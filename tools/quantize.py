@@ -125,6 +125,11 @@ def main():
                                                         getattr(args, 'load_epoch', None))
     proto = protocol.resolve(args, args.model, args.load_epoch)
     shape = proto.image_shape
+    checkpoint.refuse_overwrite(
+        checkpoint.resolve(args.model, args.load_epoch)[0], args.load_epoch,
+        list(checkpoint.checkpoint_paths(args.output, 0)[:2]) +
+        [checkpoint.model_info_path(args.output)], '-o')
+    checkpoint.refuse_shipped(args.output, '-o')
     checkpoint.check_room(args.output, 0, '-o')
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     calib = calibration_iter(args, proto)

@@ -35,7 +35,7 @@ import train_cifar  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
 from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
                         run_step, setup_logging)
-from common import training_log  # noqa: E402
+from common import training_log, verdict  # noqa: E402
 from common.complexity import complexity  # noqa: E402
 from summary import PAPER_CIFAR  # noqa: E402
 
@@ -72,6 +72,9 @@ def parse_args(argv=None):
         args.seeds = [int(s) for s in args.seeds.split(',') if s.strip()]
     except ValueError:
         raise UserError("--seeds '%s' must be a comma list of numbers" % args.seeds)
+    from common.train import MAX_SEED
+    if any(not 0 <= s <= MAX_SEED for s in args.seeds):
+        raise UserError('--seeds must lie in 0..%d' % MAX_SEED)
     args.networks = [n.strip() for n in args.networks.split(',') if n.strip()]
     try:
         args.train_flags = shlex.split(args.train_flags)
@@ -126,7 +129,8 @@ def counts(network, dataset):
 def _settings(args):
     """What a run's checkpoints depend on beyond its network and seed."""
     return {'dtype': args.dtype, 'train_flags': list(args.train_flags),
-            'train_subset': args.train_subset, 'batch_size': args.batch_size}
+            'train_subset': args.train_subset, 'batch_size': args.batch_size,
+            'epochs': args.epochs}
 
 
 def _check_same_run(args, key, recorded, where):
@@ -135,8 +139,8 @@ def _check_same_run(args, key, recorded, where):
     ours = _settings(args)
     for name, value in sorted(ours.items()):
         theirs = recorded.get(name, {'dtype': 'float32', 'train_flags': []}.get(name))
-        if name == 'batch_size' and name not in recorded:
-            continue
+        if name in ('batch_size', 'epochs') and name not in recorded:
+            continue  # (runs recorded before these were)
         if theirs != value:
             flag = '--' + name.replace('_', '-')
             raise UserError('%s in %s was %s with %s %s, not %s; give another --out'
@@ -149,9 +153,8 @@ def train_and_score(args, network, seed, finished):
     """One run, from where it stands; returns its result (kept in ``finished``)."""
     key = '%s-s%d' % (network, seed)
     done = finished.get(key)
-    if done:
+    if done:  # (its schedule, data and precision are those asked for, or it is refused)
         _check_same_run(args, key, done, 'trained')
-    if done and done['epochs'] == args.epochs:
         return done
     prefix = os.path.join(args.out, key)
     run_path = os.path.join(ROOT, prefix + '.run.json')
@@ -192,6 +195,7 @@ def train_and_score(args, network, seed, finished):
               'val_images': scored['images'], 'score_images_per_sec': scored['images_per_sec'],
               'score_flip_images_per_sec': flipped['images_per_sec'],
               'train_seconds': seconds, 'train_images_per_sec': speed,
+              'machine': machine_description(),
               'commands': ['python ' + ' '.join(str(c) for c in cmd)
                            for cmd in (train_cmd, score_cmd, flip_cmd)]}
     finished[key] = result
@@ -239,6 +243,21 @@ def save(path, text):
         f.write(text)
 
 
+def claim_verdicts(args, finished):
+    """The paper's claims (common.verdict) judged from the runs of these networks and seeds."""
+    return verdict.verdicts({n: [100 * r['top1'] for r in finished.values()
+                                 if r['network'] == n and r['seed'] in seeds_of(args, n)]
+                             for n in args.networks})
+
+
+def report(args, finished):
+    return {'command': 'python tools/reproduce.py ' + ' '.join(sys.argv[1:]),
+            'machine': machine_description(), 'dataset': args.dataset,
+            'epochs': args.epochs, 'train_subset': args.train_subset,
+            'runs': sorted(finished.values(), key=lambda r: (r['network'], r['seed'])),
+            'verdicts': claim_verdicts(args, finished)}
+
+
 def main():
     setup_logging()
     args = parse_args()
@@ -252,13 +271,14 @@ def main():
     start = time.time()
     for seed in args.seeds:
         for network in (n for n in args.networks if seed in seeds_of(args, n)):
+            known = dict(finished)
             train_and_score(args, network, seed, finished)
-            report = {'command': 'python tools/reproduce.py ' + ' '.join(sys.argv[1:]),
-                      'machine': machine_description(), 'dataset': args.dataset,
-                      'epochs': args.epochs, 'train_subset': args.train_subset,
-                      'runs': sorted(finished.values(), key=lambda r: (r['network'], r['seed']))}
-            save(results_path, json.dumps(report, indent=2) + '\n')
+            if finished != known:  # (a finished run only reprints: results.json stays)
+                save(results_path, json.dumps(report(args, finished), indent=2) + '\n')
     text = table(args, finished)
+    claims = claim_verdicts(args, finished)
+    if claims:
+        text += '\n\n' + verdict.verdict_table(claims)
     save(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s%s; `%s`\n' % (
         text, args.dataset, args.epochs,
         ', %d training images an epoch' % args.train_subset if args.train_subset else '',
