@@ -575,8 +575,8 @@ def test_int8_checkpoint_export_is_refused(trained, tmp_path):
                       '--calib-data', folder / 'train.rec', '--calib-mode', 'naive',
                       '--num-calib-examples', '100000', '-o', tmp_path / 'q', *NORM)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert 'holds 512 images, fewer than --num-calib-examples 100000' in proc.stderr
-    assert 'naive calibration on 512 images' in proc.stderr
+    assert 'holds 1024 images, fewer than --num-calib-examples 100000' in proc.stderr
+    assert 'naive calibration on 1024 images' in proc.stderr
     proc = run_script('tools/export_onnx.py', '--model', tmp_path / 'q', '--image-shape', '3,16,16',
                       '-o', tmp_path / 'q.onnx')
     assert_one_line_error(proc, 'q-0000.params is an INT8 checkpoint', '_sg_mkldnn_conv',
