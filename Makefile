@@ -1,6 +1,6 @@
 # make setup   build .venv from the pinned requirements (fast when nothing changed)
 # make test    set up, then run the test suite on the CPU
-# make demo    set up, then train and score IGCV3 on scikit-learn's digits (CPU, ~5 min)
+# make demo    set up, then train and score IGCV3 on scikit-learn's digits (CPU, ~3 min)
 # make fashion-mnist  install Debian's dataset-fashion-mnist if needed, convert it to
 #                     data/fashion-mnist/{train,val}.rec + .idx and classes.txt
 PYTHON ?= python3
@@ -18,6 +18,8 @@ setup: $(STAMP)
 # gluoncv is checked by version, not imported: gluoncv 0.10.5 refuses to import next to
 # torch >= 2, which tools/benchmark.py --compare-torch may have installed here.
 $(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+	  echo "error: $(PYTHON) is not Python 3.11, which the pinned mxnet 1.9.1 and numpy 1.23.5 need (numpy 1.23.5 has no wheel for newer Pythons); run make setup PYTHON=python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS) $(addprefix -r ,$(EXTRA_REQUIREMENTS))
 	$(PY) -c "import mxnet, numpy, cv2; from importlib.metadata import version; print('mxnet', mxnet.__version__, 'numpy', numpy.__version__, 'gluoncv', version('gluoncv'))"

@@ -13,7 +13,7 @@ from common import averaging, checkpoint, erasing, evaluate, train
 from common.errors import UserError
 from common.inference import bind_for_inference
 from datasets import class_image, make_rec
-from helpers import assert_one_line_error, run_script
+from helpers import ROOT, assert_one_line_error, run_script
 
 import train_cifar
 
@@ -368,3 +368,17 @@ def test_nothing_writes_over_the_shipped_model(tmp_path):
     after = glob.glob(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3*')
     assert sorted(after) == sorted(shipped)
     assert all(open(p, 'rb').read() == data for p, data in before.items())
+
+
+def test_setup_with_another_python_says_which_it_needs(tmp_path):
+    """make setup PYTHON=python3.12 failed deep inside pip (no numpy 1.23.5 wheel)."""
+    import subprocess
+    import sys as _sys
+    fake = tmp_path / 'python3.12'
+    fake.write_text('#!/bin/sh\nexec %s -c "import sys; sys.exit(1)"\n' % _sys.executable)
+    fake.chmod(0o755)
+    proc = subprocess.run(['make', 'setup', 'PYTHON=%s' % fake, 'VENV=%s' % (tmp_path / 'venv')],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert 'is not Python 3.11' in proc.stderr and 'PYTHON=python3.11' in proc.stderr
+    assert not (tmp_path / 'venv').exists()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The whole pipeline on a real dataset that ships with scikit-learn: `make demo`.
 
-    python tools/demo.py                       # about 5 minutes on a 2-core CPU (README)
+    python tools/demo.py                       # about 3 minutes on a 2-core CPU (README)
     python tools/demo.py --epochs 2 --limit 300 --network igcv3_0.5x   # a quick look
 
 1. writes scikit-learn's 1,797 handwritten digits as a class-per-folder tree of 32x32 RGB
