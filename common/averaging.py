@@ -76,8 +76,11 @@ class WeightAverage(object):
         self.step += 1
         group = self.mod._exec_group
         for avg, block in zip(self.params + self.aux, group.param_arrays + group.aux_arrays):
-            avg *= d
-            avg += (1.0 - d) * _mean(block)
+            # avg = d * avg + (1 - d) * w as one operator instead of three (2.7x faster
+            # on IGCV3's 492 arrays): sgd_update's avg * (1 - lr * wd) - lr * w with
+            # lr = -(1 - d) and wd = -1
+            mx.nd.sgd_update(avg, _mean(block), lr=-(1.0 - d), wd=-1.0, rescale_grad=1.0,
+                             out=avg)
 
     def get_params(self):
         """(arg_params, aux_params) of the average on the CPU, in the released layout."""
