@@ -120,8 +120,11 @@ def _diverged(loss, epoch, nbatch, last_good):
     if not loss.global_num_inst or np.isfinite(loss.get_global()[1]):
         return None
     return TrainingDiverged('loss became NaN at epoch %d batch %d (%s); lower --lr and resume'
-                            % (epoch, nbatch, 'last good checkpoint: %s' % last_good
-                               if last_good else 'no checkpoint was saved'))
+                            % (epoch, nbatch, _last_good_clause(last_good)))
+
+
+def _last_good_clause(last_good):
+    return 'last good checkpoint: %s' % last_good if last_good else 'no checkpoint was saved'
 
 
 def _non_finite(params):
@@ -392,10 +395,8 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                 if bad:  # (the loss can stay finite while weights overflow)
                     raise TrainingDiverged(
                         'parameter %s became NaN or infinite in epoch %d, so its checkpoint was '
-                        'not saved (%s); lower --lr and resume' % (bad, epoch, 'last good '
-                                                                  'checkpoint: %s' % last_good()
-                                                                  if last_good() else
-                                                                  'no checkpoint was saved'))
+                        'not saved (%s); lower --lr and resume'
+                        % (bad, epoch, _last_good_clause(last_good())))
                 checkpoint.save_checkpoint(args.model_prefix, done, saved_sym, *params,
                                            None if distributed else mod.save_optimizer_states,
                                            info=info, training_params=trained)

@@ -100,7 +100,7 @@ BAD_TRAINING_INPUT = [
     ('log file under a file', {'flags': ['--log-file', 'train.rec/log']},
      ['cannot write --log-file', 'train.rec/log']),
     ('weights overflowing while the loss stays finite', {'flags': ['--lr', '1000']},
-     ['became NaN or infinite', 'not saved', 'lower --lr']),
+     ['became NaN or infinite', 'not saved', 'no checkpoint was saved', 'lower --lr']),
 ]
 
 
