@@ -200,6 +200,15 @@ def eval_record_iter(flag, path, idx, image_shape, batch_size, resize, mean, std
         std_r=std[0], std_g=std[1], std_b=std[2], preprocess_threads=threads, dtype='float32')
 
 
+def safe_reset(data_iter, flag):
+    """``data_iter.reset()``; ImageRecordIter's prefetching thread may already have met an
+    image it cannot decode, and reports it here: a UserError naming --flag."""
+    try:
+        data_iter.reset()
+    except mx.base.MXNetError as err:
+        raise _read_error(flag, err)
+
+
 def safe_batches(data_iter, flag):
     """Iterate ``data_iter``; an image the decoder cannot read ends in a UserError."""
     it = iter(data_iter)

@@ -5,7 +5,7 @@ import time
 import mxnet as mx
 import numpy as np
 
-from .data import safe_batches
+from .data import safe_batches, safe_reset
 
 
 def make_metrics(top_k, num_classes):
@@ -92,7 +92,7 @@ def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=No
     """
     for m in metrics:
         m.reset()
-    data_iter.reset()
+    safe_reset(data_iter, flag)
     limit = num_images if max_examples is None else min(num_images, max_examples)
     count = 0
     tic = time.time()

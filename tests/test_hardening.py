@@ -363,3 +363,54 @@ def test_a_dead_role_ends_the_whole_distributed_job(recs, tmp_path, role, sig, n
             proc.wait()
         reader.join(timeout=10)
         proc.stderr.close()
+
+
+def test_sigterm_stops_a_single_training_after_saving(recs, tmp_path):
+    """SIGTERM (a scheduler's stop) is handled as Ctrl-C is: the batch ends, a checkpoint
+    of the partial epoch is saved, exit 128 + 15 with one line."""
+    proc = _start(train(recs, tmp_path / 't', '--num-epochs', '50'))
+    try:
+        _wait_for(tmp_path / 't-0001.params', proc)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert err.splitlines()[-1].startswith('error: stopped by signal 15 in epoch'), err[-500:]
+    assert 'Traceback' not in err and list(tmp_path.glob('t-interrupted-*.params'))
+
+
+def test_a_second_ctrl_c_stops_at_once(recs, tmp_path):
+    """The first Ctrl-C asks for the end of the batch and a save; a second one, sent at
+    once, ends the run without waiting: exit 130, one line, every published checkpoint
+    whole."""
+    proc = _start(train(recs, tmp_path / 'c', '--num-epochs', '50', '--disp-batches', '1'))
+    try:
+        _wait_for(tmp_path / 'c-0001.params', proc)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert 'Traceback' not in err and err.splitlines()[-1] in ('interrupted', 'error: stopped '
+                                                                'by signal 2 in epoch'), err[-500:]
+    for path in tmp_path.glob('c-*.params'):
+        assert mx.nd.load(str(path)), path
+
+
+def test_an_image_that_does_not_decode_is_one_line(recs, tmp_path):
+    """A record whose header is sound but whose image bytes are not an image, past the
+    first batch of --data-val."""
+    from common.recfile import AtomicRecordWriter
+    with AtomicRecordWriter(str(tmp_path / 'bad')) as writer:
+        for i in range(64):
+            writer.write(i, float(i % 4), b'this is not an image' * 10 if i == 40 else _png())
+    for in_memory in ('auto', '0'):  # decoded once before training, or by ImageRecordIter
+        proc = run_script(*train(recs, tmp_path / ('d' + in_memory), '--num-epochs', '1',
+                                 '--data-val', tmp_path / 'bad.rec',
+                                 '--data-in-memory', in_memory))
+        assert_one_line_error(proc, *{'auto': ['bad.rec', 'record 40 does not decode'],
+                                      '0': ['reading --data-val failed']}[in_memory],
+                              'tools/im2rec.py --verify')
