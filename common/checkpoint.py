@@ -367,8 +367,8 @@ def find_model(model, epoch):
     """(model, epoch) for a tool's --model and --load-epoch (None: not given): a model
     shipped in models/ may be named alone (``fashion-mnist-igcv3`` for
     models/fashion-mnist-igcv3-symbol.json), and without --load-epoch it is its last
-    complete epoch; anything else is as given, epoch 0 when not given (the released
-    weights' number)."""
+    complete epoch; so is a training's prefix without an epoch 0; anything else is as
+    given, epoch 0 when not given (the released weights' number)."""
     shipped = os.path.join(MODELS_DIR, model)
     if epoch is None and os.sep not in model and model.lower() not in symbol.list_networks() \
             and not os.path.exists(model + '-symbol.json') \
@@ -380,6 +380,12 @@ def find_model(model, epoch):
     if os.sep not in model and not os.path.exists(model + '-symbol.json') \
             and os.path.isfile(shipped + '-symbol.json'):
         return shipped, epoch or 0
+    if epoch is None and not os.path.isfile(checkpoint_paths(model, 0)[1]):
+        # A training's prefix (no epoch 0): its last complete epoch, as for models/.
+        found = last_complete_epoch(model)
+        if found:
+            logging.info('--model %s: no --load-epoch, its last complete epoch %d', model, found)
+            return model, found
     return model, epoch or 0
 
 
@@ -403,7 +409,7 @@ def load_symbol_json(path):
             json.load(f)
         return mx.sym.load(path)
     except (ValueError, mx.base.MXNetError) as err:
-        raise UserError('%s is not an MXNet symbol file (%s)' % (path, str(err).splitlines()[0]))
+        raise UserError('%s is not an MXNet symbol file (%s)' % (path, reason(err)))
 
 
 def num_classes_of(arg_params):

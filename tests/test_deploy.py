@@ -263,3 +263,39 @@ def test_export_errors_are_one_line(tmp_path):
     assert_one_line_error(run_script('tools/export_onnx.py', '--model', tmp_path / 'none', '-o',
                                      tmp_path / 'x.onnx'), 'no such checkpoint')
     assert not (tmp_path / 'x.onnx').exists()
+
+
+def test_no_check_exports_without_running_onnxruntime(trained, trained_onnx, tmp_path):
+    """--no-check skips the comparison (no 'same top-1' line); the file is the same graph,
+    and onnxruntime still opens it."""
+    folder, _ = trained
+    out = tmp_path / 'unchecked.onnx'
+    proc = run_script('tools/export_onnx.py', '--model', folder / 'm', '--load-epoch', '2',
+                      '-o', out, '--no-check')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'same top-1' not in proc.stderr and 'same top-1: True' in trained_onnx[1]
+    checked, unchecked = onnx.load(str(trained_onnx[0])), onnx.load(str(out))
+    assert [n.op_type for n in unchecked.graph.node] == [n.op_type for n in checked.graph.node]
+    assert run_script('-c', OPEN_AND_RUN, out).returncode == 0
+
+
+def test_keep_graph_quantizes_the_grouped_convolutions_as_they_are(trained, tmp_path):
+    """Without --keep-graph the graph is first rewritten to the inference form (every
+    permutation folded into dense 1x1 convs, symbol.inference_form); with it, the grouped
+    convs and the permutations between them are quantized as the checkpoint has them,
+    which costs accuracy (README, Deployment). Both score with no flags."""
+    folder, _ = trained
+
+    def quantized(name, *extra):
+        proc = run_script('tools/quantize.py', '--model', folder / 'm', '--load-epoch', '2',
+                          '--calib-data', folder / 'train.rec', '--calib-mode', 'naive',
+                          '--num-calib-examples', '64', '-o', tmp_path / name, *extra)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        nodes = json.loads((tmp_path / (name + '-symbol.json')).read_text())['nodes']
+        scored = run_script('score.py', '--model', tmp_path / name, '--data-val',
+                            folder / 'val.rec', '--gpus=', '--json')
+        assert scored.returncode == 0, scored.stderr[-2000:]
+        return sum(n['op'] == 'SwapAxis' for n in nodes), json.loads(scored.stdout)['accuracy']
+    dense, kept = quantized('dense'), quantized('kept', '--keep-graph')
+    assert dense[0] == 0 and kept[0] > 0, (dense, kept)  # the permutations are kept
+    assert dense[1] >= 0.9 and 0 <= kept[1] <= 1, (dense, kept)

@@ -92,3 +92,22 @@ def test_a_classifier_on_an_inner_layer_trains_the_released_ops(trained, target,
     shapes = dict(zip(sym.list_arguments(), sym.infer_shape(data=(1, 3, 16, 16))[0]))
     saved = _load(tmp_path / 'i-0001.params')
     assert saved['arg:fc_weight'].shape == shapes['fc_weight'] == (2, 24 * 16 * 16)
+
+
+def test_a_fine_tuned_model_scores_well_with_no_flags(trained, tmp_path):
+    """Fine-tuning then scoring, as a user does: fine_tune.py onto two new classes, then
+    score.py with no preprocessing flag (the fine-tuned model's info) on held-out images
+    of those classes, well above chance (50%)."""
+    make_rec(tmp_path / 'train', 128, 2, size=16, seed=11)
+    make_rec(tmp_path / 'held', 100, 2, size=16, seed=12)
+    folder, _ = trained
+    proc = run_script('fine_tune.py', '--pretrained-model', folder / 'm', '--load-epoch', '2',
+                      '--num-classes', '2', '--data-train', tmp_path / 'train.rec',
+                      '--data-val=', '--num-epochs', '2', '--batch-size', '16', '--lr', '0.05',
+                      '--gpus=', '--seed', '0', '--model-prefix', tmp_path / 'f')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scored = run_script('score.py', '--model', tmp_path / 'f', '--data-val',
+                        tmp_path / 'held.rec', '--gpus=', '--json')
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    result = json.loads(scored.stdout)
+    assert result['images'] == 100 and result['accuracy'] >= 0.9, result

@@ -186,3 +186,34 @@ def test_per_class_accuracy_adds_up_to_the_overall(trained):
     assert lines[4].split()[3] == '-'
     assert lines[5].split()[:3] == ['all', 'images', '3']
     assert lines[6].split()[:2] == ['class', 'mean'] and len(lines) == 7
+
+
+def test_no_fuse_scores_as_the_fused_graph(trained):
+    """--no-fuse binds the checkpoint's graph as it is (no inference form, no oneDNN
+    fusion): the same images, the same top-1."""
+    folder, reported = trained
+    results = []
+    for extra in ([], ['--no-fuse']):
+        proc = run_script('score.py', '--model', folder / 'm', '--data-val', folder / 'val.rec',
+                          '--gpus=', '--json', *extra)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results.append(json.loads(proc.stdout)['accuracy'])
+    assert results[0] == results[1] == pytest.approx(reported, abs=1e-6)
+
+
+@pytest.mark.parametrize('damage', ['missing', 'not json', 'not a graph'])
+def test_a_missing_or_corrupt_symbol_file_is_one_line(trained, tmp_path, damage):
+    folder, _ = trained
+    for name in ('m-0002.params', 'm-model.json', 'm-symbol.json'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    symbol_file = tmp_path / 'm-symbol.json'
+    if damage == 'missing':
+        symbol_file.unlink()
+    else:
+        symbol_file.write_text('{"nodes": [' if damage == 'not json' else '{"nodes": 7}')
+    import cv2
+    cv2.imwrite(str(tmp_path / 'red.png'), np.full((16, 16, 3), (0, 0, 255), np.uint8))
+    for tool in (['score.py', '--data-val', folder / 'val.rec'],
+                 ['tools/predict.py', tmp_path / 'red.png']):
+        proc = run_script(tool[0], '--model', tmp_path / 'm', '--gpus=', *tool[1:])
+        assert_one_line_error(proc, 'm-symbol.json')
