@@ -8,7 +8,7 @@
    IGCV3 pretrained with train_cifar.py on --pretrain-examples of its 60,000 images (kept
    and reused by later runs with the same --out: --resume);
 2. scikit-learn's 1,797 handwritten digits as 28x28 grey images, --train-digits of them
-   (a fixed shuffle) to train on, the rest to score (data/digits28/);
+   (a fixed shuffle) to train on, the rest to score (--digits-dir, data/digits28/);
 3. the same network trained on those digits twice with the same schedule and budget:
    fine_tune.py from the Fashion-MNIST checkpoint, and train_cifar.py from scratch;
 4. both scored with score.py on the held-out digits, with no preprocessing flag (each
@@ -64,6 +64,8 @@ def main():
     parser.add_argument('--epochs', type=int, default=15, help='fine-tuning and scratch epochs')
     parser.add_argument('--lr', type=float, default=0.05, help='both runs, cosine schedule')
     parser.add_argument('--fashion-dir', default='data/fashion-mnist')
+    parser.add_argument('--digits-dir', default='data/digits28',
+                        help='where the digits records are written')
     parser.add_argument('--out', default='models/transfer', help='prefix of the checkpoints')
     args = parser.parse_args()
     setup_logging()
@@ -71,7 +73,7 @@ def main():
     fashion = os.path.join(ROOT, args.fashion_dir)
     if not os.path.isfile(os.path.join(fashion, 'train.rec')):
         step('converting Fashion-MNIST (tools/mnist_to_rec.py)', ['tools/mnist_to_rec.py', fashion])
-    digits = os.path.join(ROOT, 'data', 'digits28')
+    digits = os.path.join(ROOT, args.digits_dir)
     n_train, n_val = write_digits(digits, args.train_digits)
     common = ['--network', args.network, '--num-classes', '10', '--image-shape', '1,28,28',
               '--rgb-mean', FASHION_MEAN, '--rgb-std', FASHION_STD, '--lr-scheduler', 'cosine',
