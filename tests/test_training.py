@@ -354,3 +354,35 @@ def test_fashion_mnist_recipe():
     lr = schedule.learning_rate(15.5, args.lr, args.num_epochs, 'cosine', steps=steps,
                                 warmup_epochs=1)
     assert lr == pytest.approx(0.05)
+
+
+# The wheel's tracker: Thread.setDaemon, and the socket it leaves open when it cannot bind.
+@pytest.mark.filterwarnings('ignore:setDaemon', 'ignore::ResourceWarning',
+                            'ignore::pytest.PytestUnraisableExceptionWarning')
+def test_the_scheduler_port_is_chosen_by_the_os(monkeypatch):
+    """tools/launch.py --launcher local: the scheduler's port comes from the OS, not the
+    wheel's 'first free from 9091' (which two jobs started together both take); a port
+    that cannot be bound is chosen again."""
+    import socket
+    import launch
+    from dmlc_tracker import tracker
+    started = []
+
+    class Scheduler(object):  # what the tracker starts, recorded instead of run
+        @staticmethod
+        def check_call(command, env=None, shell=True, executable=None):
+            started.append(int(env['DMLC_PS_ROOT_PORT']))
+    monkeypatch.setattr(tracker, 'subprocess', Scheduler)
+    monkeypatch.setattr(tracker.PSTracker, '__init__', tracker.PSTracker.__init__)
+    launch.use_os_chosen_ports(tracker)
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(('', 0))
+    taken = held.getsockname()[1]
+    choices = iter([taken, launch.free_port()])
+    monkeypatch.setattr(launch, 'free_port', lambda: next(choices))
+    try:
+        job = tracker.PSTracker('127.0.0.1', 'scheduler')
+        job.thread.join(10)
+    finally:
+        held.close()
+    assert started == [job.port] and job.port != taken and not 9091 <= job.port < 9999

@@ -154,6 +154,7 @@ def _supervise_local_jobs():
             job.run_role(command, env, 'scheduler', 0)
 
     tracker.subprocess = SchedulerProcess
+    use_os_chosen_ports(tracker)
 
     def on_signal(signum, frame):
         job.stop('interrupted by signal %d; stopping every process of the job' % signum,
@@ -161,6 +162,33 @@ def _supervise_local_jobs():
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     return job
+
+
+def free_port():
+    """A TCP port the OS says is free now (bound to port 0 and released)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('', 0))
+        return sock.getsockname()[1]
+
+
+def use_os_chosen_ports(tracker, attempts=5):
+    """The wheel's tracker gives the scheduler the first port from 9091 up that it can
+    bind, then releases it: two local jobs started together (two test suites) both take
+    9091. Here the OS chooses the port, and a port taken in between is chosen again."""
+    original = tracker.PSTracker.__init__
+
+    def init(self, hostIP, cmd, port=None, port_end=None, envs=None):
+        for _ in range(attempts):
+            chosen = free_port()
+            try:
+                # (its loop tries the one port; when it cannot bind it, it fails before
+                # starting the scheduler, for want of self.port)
+                return original(self, hostIP, cmd, port=chosen, port_end=chosen + 1, envs=envs)
+            except AttributeError:
+                continue
+        raise RuntimeError('no free port for the scheduler after %d tries' % attempts)
+    tracker.PSTracker.__init__ = init
 
 
 def check_counts(argv):
