@@ -12,11 +12,21 @@ from .errors import UserError
 LOG_FORMAT = '%(asctime)-15s %(message)s'
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in --help, except a switch's: "--no-shuffle ... (default: True)" reads as
+    if the switch were on by default."""
+
+    def _get_help_string(self, action):
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return action.help
+        return super(_DefaultsHelpFormatter, self)._get_help_string(action)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with defaults shown in --help and a bad flag reported as one line."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault('formatter_class', argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault('formatter_class', _DefaultsHelpFormatter)
         super(ArgumentParser, self).__init__(*args, **kwargs)
 
     def error(self, message):

@@ -294,3 +294,35 @@ def test_data_dir_takes_the_pair_train_ratio_packs(tmp_path):
     args = train_imagenet.parse_args(['--data-dir', str(tmp_path)])
     assert (args.data_train, args.data_val) == (str(tmp_path / 'd_train.rec'),
                                                  str(tmp_path / 'd_val.rec'))
+
+
+def test_verify_fails_a_jpeg_corrupt_inside_and_takes_the_file_name(tmp_path):
+    """libjpeg decodes a JPEG whose entropy-coded data is damaged to an image (garbage in
+    it) and only warns on stderr: --verify must fail it. --verify also takes X.rec for X."""
+    rng = np.random.RandomState(0)
+    good = cv2.imencode('.jpg', (rng.rand(48, 48, 3) * 255).astype(np.uint8))[1].tobytes()
+    bad = bytearray(good)
+    bad[len(bad) // 2:len(bad) // 2 + 20] = b'\xff\xd0' * 10
+    assert cv2.imdecode(np.frombuffer(bytes(bad), np.uint8), cv2.IMREAD_COLOR) is not None
+    with AtomicRecordWriter(str(tmp_path / 'ok')) as writer:
+        for i in range(3):
+            writer.write(i, float(i), good)
+    with AtomicRecordWriter(str(tmp_path / 'd')) as writer:
+        for i in range(3):
+            writer.write(i, float(i), bytes(bad) if i == 1 else good)
+    for name in ('ok', 'ok.rec'):
+        proc = run_script('tools/im2rec.py', '--verify', tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_script('tools/im2rec.py', '--verify', tmp_path / 'd.rec')
+    assert_one_line_error(proc, 'decodes with errors', 'Corrupt JPEG data', 'repack')
+
+
+def test_options_between_the_positionals_and_switch_help(tmp_path):
+    """OUT --list --recursive ROOT, as MXNet's own im2rec takes it; --help shows no
+    '(default: True)' for --no-shuffle (it reads as if the switch were on)."""
+    make_tree(tmp_path / 'img', per_class=2)
+    proc = run_script('tools/im2rec.py', tmp_path / 'd', '--list', '--recursive', tmp_path / 'img')
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_lst(tmp_path / 'd.lst')) == 6
+    text = run_script('tools/im2rec.py', '--help').stdout
+    assert 'keep the sorted order' in text and '(default: True)' not in text

@@ -458,13 +458,40 @@ def check_record(record):
     if mxnet_format(payload) is None:
         return labels, index, ("is not JPEG, PNG, BMP or TIFF, which MXNet's decoder cannot read; "
                                "repack without --pass-through")
-    try:
-        decoded = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        decoded = None
+    with decoder_messages() as said:
+        try:
+            decoded = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            decoded = None
     if decoded is None:
         return labels, index, 'does not decode'
+    if said:
+        # libjpeg decodes a JPEG corrupt inside to an image with garbage in it, and only
+        # says so on stderr ("Corrupt JPEG data: ..."): that image would train as it is.
+        return labels, index, 'decodes with errors (%s); repack it' % ' '.join(said[0].split())
     return labels, index, None
+
+
+@contextlib.contextmanager
+def decoder_messages():
+    """Collect what the image decoders (libjpeg, libpng) write to the process's stderr
+    meanwhile: a list, filled with the non-empty lines when the block ends. One thread at a
+    time (it redirects file descriptor 2)."""
+    import sys
+    import tempfile
+    said = []
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            said.extend(l for l in sink.read().decode('utf-8', 'replace').splitlines()
+                        if l.strip())
 
 
 def verify(prefix, multi_label=False):
@@ -573,7 +600,11 @@ def parse_args(argv=None):
                           '--resize would make larger; the size is read from the file header '
                           'before decoding, and each thread holds one image of up to this '
                           'many pixels x 3 bytes')
-    args = parser.parse_args(argv)
+    # Options may come between the positionals (OUT --list --recursive ROOT), as MXNet's
+    # own im2rec takes them.
+    args = parser.parse_intermixed_args(argv)
+    if args.verify and args.verify.endswith(('.rec', '.idx')):
+        args.verify = args.verify[:-4]  # the file itself named instead of its prefix
     if not args.verify and (args.prefix is None or args.root is None):
         parser.error('give PREFIX ROOT, or --verify PREFIX')
     if args.resize < 0:
