@@ -22,7 +22,7 @@ def _add(tar, name, payload):
     tar.addfile(info, io.BytesIO(payload))
 
 
-def make_cifar10(path, per_batch=6, seed=0):
+def make_cifar10(path, per_batch=6, seed=0, meta=True):
     rng = np.random.RandomState(seed)
     parts = {}
     with tarfile.open(path, 'w:gz') as tar:
@@ -31,7 +31,14 @@ def make_cifar10(path, per_batch=6, seed=0):
             labels = [int(v) for v in rng.randint(0, 10, per_batch)]
             parts[name] = (data, labels)
             _add(tar, 'cifar-10-batches-py/' + name, _batch_bytes(data, labels, b'labels'))
+        if meta:
+            _add(tar, 'cifar-10-batches-py/batches.meta', pickle.dumps(
+                {b'label_names': [n.encode() for n in CIFAR10_NAMES], b'num_vis': 3072}, 2))
     return parts
+
+
+CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
+                 'ship', 'truck']
 
 
 def read_rec(prefix, count):
@@ -52,7 +59,7 @@ def test_cifar10_archive_converts_losslessly(tmp_path):
     np.testing.assert_array_equal(images, want.reshape(-1, 3, 32, 32).astype(np.float32))
     val_images, val_labels = read_rec(str(tmp_path / 'out' / 'val'), 6)
     np.testing.assert_array_equal(val_labels, parts['test_batch'][1])
-    assert sorted(os.listdir(tmp_path / 'out')) == ['train.idx', 'train.rec', 'val.idx', 'val.rec']
+    assert sorted(os.listdir(tmp_path / 'out')) == ['classes.txt', 'train.idx', 'train.rec', 'val.idx', 'val.rec']
 
 
 def test_cifar100_uses_fine_labels(tmp_path):
@@ -118,3 +125,16 @@ def test_missing_and_wrong_archives(tmp_path):
     (tmp_path / 'junk.tar.gz').write_bytes(b'not a tar')
     assert_one_line_error(run_script('tools/cifar_to_rec.py', tmp_path / 'junk.tar.gz', tmp_path / 'o'),
                           'not a readable tar archive')
+
+
+def test_class_names_come_from_the_archives_meta(tmp_path):
+    """classes.txt beside the records, as every other converter writes it: the names of
+    the archive's meta member, or the label numbers (with a warning) when it has none."""
+    make_cifar10(tmp_path / 'a.tar.gz')
+    proc = run_script('tools/cifar_to_rec.py', tmp_path / 'a.tar.gz', tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'out' / 'classes.txt').read_text().split('\n')[:-1] == CIFAR10_NAMES
+    make_cifar10(tmp_path / 'b.tar.gz', meta=False)
+    proc = run_script('tools/cifar_to_rec.py', tmp_path / 'b.tar.gz', tmp_path / 'plain')
+    assert proc.returncode == 0 and 'no class names' in proc.stderr, proc.stderr
+    assert (tmp_path / 'plain' / 'classes.txt').read_text() == ''.join('%d\n' % i for i in range(10))

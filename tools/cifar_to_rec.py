@@ -16,12 +16,14 @@ and a truncated or damaged archive.
 import contextlib
 import logging
 import lzma
+import os
 import posixpath
 import tarfile
 import zlib
 
 import _path  # noqa: F401
 from common import safe_pickle
+from common.atomic import atomic_path
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter
 
@@ -34,6 +36,9 @@ LAYOUTS = {
                             10),
     'cifar-100-python': (['train'], ['test'], b'fine_labels', 100),
 }
+# The member naming the classes, and its key, per dataset.
+META = {'cifar-10-batches-py': ('batches.meta', b'label_names'),
+        'cifar-100-python': ('meta', b'fine_label_names')}
 
 # Images of each member: 10,000, except CIFAR-100's train (50,000). A member may take
 # 3,072 bytes per image, plus 256 bytes of file name and labels (the official pickles
@@ -173,7 +178,30 @@ def read_archive(archive):
             if not len(out[split][0]):
                 raise UserError('%s: the %s batches hold no images; use the official archive'
                                 % (archive, split))
+        out['classes'] = class_names(archive, tar, files, folder, classes)
+        if out['classes'] is None:
+            logging.warning('%s has no class names that fit (no meta member): classes.txt '
+                            'lists the label numbers', archive)
+            out['classes'] = [str(i) for i in range(classes)]
         return out
+
+
+def class_names(archive, tar, files, folder, classes):
+    """The class names in label order from the archive's meta member (a pickled dict of
+    byte strings, read with the same allowlist), or None when it has none that fits."""
+    member, key = META[folder]
+    name = '%s/%s' % (folder, member)
+    if name not in files:
+        return None
+    try:
+        meta = safe_pickle.load(read_member(archive, tar, files[name], 'meta'), ALLOWED_GLOBALS,
+                                ('CIFAR meta', 'names'), encoding='bytes')
+        names = [n.decode('utf-8') if isinstance(n, bytes) else str(n) for n in meta[key]]
+    except Exception:
+        return None
+    if len(names) != classes or not all(n.strip() and '\n' not in n for n in names):
+        return None
+    return names
 
 
 def write_split(prefix, images, labels):
@@ -191,8 +219,13 @@ def main():
     args = parser.parse_args()
     setup_logging()
     splits = read_archive(args.archive)
+    names = splits.pop('classes')
     for split, (images, labels) in splits.items():
         write_split('%s/%s' % (args.out.rstrip('/'), split), images, labels)
+    with atomic_path(os.path.join(args.out, 'classes.txt')) as tmp:
+        with open(tmp, 'w') as f:
+            f.write(''.join(n + '\n' for n in names))
+    logging.info('wrote %d class names to %s', len(names), os.path.join(args.out, 'classes.txt'))
 
 
 if __name__ == '__main__':
