@@ -4,9 +4,11 @@
     # the released IGCV3 (models/igcv3-0000.params) on a 102-class dataset:
     python fine_tune.py --pretrained-model igcv3 --num-classes 102 \\
         --data-train data/flowers/train.rec --data-val data/flowers/val.rec --gpus 0
-    # a checkpoint of yours, its epoch 30, on small 32x32 images, CPU:
-    python fine_tune.py --pretrained-model models/fmnist-igcv3 --load-epoch 30 \\
-        --num-classes 10 --data-train data/digits/train.rec --image-shape 3,32,32 --gpus ''
+    # a Fashion-MNIST checkpoint of yours (train_cifar.py --dataset fashion-mnist), its
+    # epoch 30, on scikit-learn's digits as 28x28 grey records (tools/transfer_demo.py
+    # writes them), CPU; the input shape, mean and std are the checkpoint's:
+    python fine_tune.py --pretrained-model models/fashion-mnist-igcv3-run --load-epoch 30 \\
+        --num-classes 10 --data-train data/digits28/train.rec --data-val data/digits28/val.rec --gpus ''
 
 Every weight and BatchNorm statistic of the pretrained checkpoint is kept; the layers
 after --layer-before-fullc (the classifier, ``fc``) are replaced by a new one of
@@ -21,6 +23,7 @@ released protocol).
 """
 import argparse
 import logging
+import math
 import os
 
 from common import runtime
@@ -88,10 +91,15 @@ def frozen(names, stages):
 def main():
     setup_logging()
     args = parse_args()
+    if args.num_classes is None:
+        raise UserError('--num-classes is required: the class count of the new classifier')
     for flag, value in (('--lr-mult-pretrained', args.lr_mult_pretrained),
                         ('--freeze-stages', args.freeze_stages)):
-        if not value >= 0:
-            raise UserError('%s must be 0 or more, got %s' % (flag, value))
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError('%s must be a finite number, 0 or more, got %s' % (flag, value))
+    if args.layer_before_fullc in ('fc', 'softmax'):
+        raise UserError('--layer-before-fullc %s is the classifier itself; name a layer '
+                        'before it (flatten, the default)' % args.layer_before_fullc)
     prefix, _ = checkpoint.resolve(args.pretrained_model, args.pretrained_epoch)
     params_path = checkpoint.checkpoint_paths(prefix, args.pretrained_epoch)[1]
     if not os.path.isfile(params_path):
@@ -129,6 +137,10 @@ def main():
                  'new classifier%s', params_path, pretrained_classes, args.num_classes,
                  len(kept) + len(aux), ' (dropped %s)' % ', '.join(dropped) if dropped else '')
     pretrained = sorted(kept)
+    stages = len({n.split('-')[1] for n in pretrained if n.startswith('seq-')})
+    if args.freeze_stages > stages:
+        raise UserError('--freeze-stages %d: the network has %d stages; give 0..%d'
+                        % (args.freeze_stages, stages, stages))
     fixed = frozen(pretrained, args.freeze_stages) if args.freeze_stages else []
     lr_mult = {n: args.lr_mult_pretrained for n in pretrained if n not in fixed} \
         if args.lr_mult_pretrained != 1.0 else None

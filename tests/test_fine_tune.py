@@ -111,3 +111,22 @@ def test_a_fine_tuned_model_scores_well_with_no_flags(trained, tmp_path):
     assert scored.returncode == 0, scored.stderr[-2000:]
     result = json.loads(scored.stdout)
     assert result['images'] == 100 and result['accuracy'] >= 0.9, result
+
+
+@pytest.mark.parametrize('change,needle', [
+    ({'drop': '--num-classes'}, '--num-classes is required'),
+    ({'add': ['--layer-before-fullc', 'fc']}, 'is the classifier itself'),
+    ({'add': ['--lr-mult-pretrained', 'inf']}, '--lr-mult-pretrained must be a finite'),
+    ({'add': ['--freeze-stages', '99']}, 'the network has 7 stages'),
+])
+def test_bad_fine_tuning_flags_are_one_line(trained, target, tmp_path, change, needle):
+    folder, _ = trained
+    cmd = ['fine_tune.py', '--pretrained-model', folder / 'm', '--load-epoch', '2',
+           '--num-classes', '2', '--data-train', target / 'train.rec', '--data-val=',
+           '--num-epochs', '1', '--gpus=', '--model-prefix', tmp_path / 'f']
+    if 'drop' in change:
+        i = cmd.index(change['drop'])
+        del cmd[i:i + 2]
+    proc = run_script(*(cmd + change.get('add', [])))
+    assert_one_line_error(proc, needle)
+    assert not list(tmp_path.glob('f-*'))
