@@ -29,7 +29,7 @@ runtime.configure()  # before mxnet loads
 
 from common import checkpoint, evaluate, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.data import check_labels, eval_record_iter  # noqa: E402
+from common.data import check_labels, eval_record_iter, how_to_make  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 from common.progress import Progress  # noqa: E402
 
@@ -71,8 +71,11 @@ def score(args):
     if args.max_num_examples is not None and args.max_num_examples < 1:
         raise UserError('--max-num-examples must be at least 1 (leave it out to score every '
                         'image), got %d' % args.max_num_examples)
+    if args.data_nthreads < 1:
+        raise UserError('--data-nthreads must be at least 1, got %d' % args.data_nthreads)
     if not os.path.isfile(args.data_val):
-        raise UserError('--data-val %s: no such file; pack one with tools/im2rec.py' % args.data_val)
+        raise UserError('--data-val %s: no such file; %s'
+                        % (args.data_val, how_to_make(args.data_val)))
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     classes = checkpoint.num_classes_of(arg)
     total = check_labels(args.data_val, classes, 'data-val')

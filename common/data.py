@@ -222,11 +222,24 @@ def safe_batches(data_iter, flag):
         yield batch
 
 
+def how_to_make(path):
+    """How the user makes the records at ``path``: the converter of the dataset its
+    folder names (this repository's default paths), else tools/im2rec.py."""
+    parts = os.path.normpath(path).split(os.sep)
+    if 'fashion-mnist' in parts:
+        return 'make them with make fashion-mnist (or tools/mnist_to_rec.py SRC_DIR OUT_DIR)'
+    for name in ('cifar10', 'cifar100'):
+        if name in parts:
+            return ('convert the archive with tools/cifar_to_rec.py %s-python.tar.gz data/%s'
+                    % (name.replace('cifar', 'cifar-'), name))
+    return 'pack one with tools/im2rec.py'
+
+
 def require_file(path, flag):
     if not path:
         raise UserError('--%s is required (a .rec made by tools/im2rec.py)' % flag)
     if not os.path.isfile(path):
-        raise UserError('--%s %s: no such file; pack one with tools/im2rec.py' % (flag, path))
+        raise UserError('--%s %s: no such file; %s' % (flag, path, how_to_make(path)))
 
 
 _scanned = {}

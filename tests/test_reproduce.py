@@ -123,3 +123,33 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
             reproduce.train_and_score(args, 'igcv3', 1, {})
     proc = run_script('tools/reproduce.py', *base, '--train-flags', '--seed 3')
     assert_one_line_error(proc, '--train-flags --seed: set by this tool')
+
+
+@pytest.mark.parametrize('text,needle', [
+    ('{"runs": [{"network": "igcv3", "se', 'not JSON'),
+    ('{"runs": {"igcv3-s1": {}}}', 'no list of runs'),
+    ('[1, 2]', 'no list of runs'),
+    ('{"runs": [{"network": "igcv3", "top1": 0.9}]}', 'a run without network, seed or top1'),
+])
+def test_a_results_file_it_did_not_write_is_one_line(tmp_path, text, needle):
+    import reproduce
+    (tmp_path / 'results.json').write_text(text)
+    with pytest.raises(reproduce.UserError, match=needle):
+        reproduce.read_results(str(tmp_path / 'results.json'))
+    good = {'runs': [{'network': 'igcv3', 'seed': 2, 'top1': 0.9}]}
+    (tmp_path / 'results.json').write_text(json.dumps(good))
+    assert reproduce.read_results(str(tmp_path / 'results.json')) == {'igcv3-s2': good['runs'][0]}
+
+
+def test_missing_records_name_the_converter_of_their_dataset(tmp_path):
+    """The error says how to make the records the path names: make fashion-mnist, the
+    CIFAR converter, else im2rec (was im2rec for all)."""
+    for folder, needle in (('fashion-mnist', 'make fashion-mnist'),
+                           ('cifar10', 'tools/cifar_to_rec.py cifar-10-python.tar.gz'),
+                           ('mine', 'tools/im2rec.py')):
+        proc = run_script('train_cifar.py', '--data-train', tmp_path / folder / 'train.rec',
+                          '--gpus=')
+        assert_one_line_error(proc, 'no such file', needle)
+    proc = run_script('score.py', '--model', 'igcv3', '--data-val',
+                      tmp_path / 'fashion-mnist' / 'val.rec', '--data-nthreads', '0')
+    assert_one_line_error(proc, '--data-nthreads must be at least 1')

@@ -258,16 +258,34 @@ def report(args, finished):
             'verdicts': claim_verdicts(args, finished)}
 
 
+def read_results(path):
+    """{'NETWORK-sSEED': run} of a results.json this tool wrote; anything else (cut
+    short, edited, another file) is a UserError naming it."""
+    def bad(why):
+        return UserError('%s is not a results file of tools/reproduce.py (%s); restore it, or '
+                         'move it away to score the finished runs again' % (path, why))
+    try:
+        with open(path) as f:
+            report = json.load(f)
+    except ValueError as err:
+        raise bad('not JSON: %s' % err)
+    runs = report.get('runs') if isinstance(report, dict) else None
+    if not isinstance(runs, list):
+        raise bad('no list of runs')
+    for r in runs:
+        if not (isinstance(r, dict) and isinstance(r.get('network'), str)
+                and isinstance(r.get('seed'), int) and isinstance(r.get('top1'), (int, float))):
+            raise bad('a run without network, seed or top1: %s' % json.dumps(r)[:80])
+    return {'%s-s%d' % (r['network'], r['seed']): r for r in runs}
+
+
 def main():
     setup_logging()
     args = parse_args()
     out = os.path.join(ROOT, args.out)
     os.makedirs(out, exist_ok=True)
     results_path = os.path.join(out, 'results.json')
-    finished = {}
-    if os.path.isfile(results_path):
-        with open(results_path) as f:
-            finished = {'%s-s%d' % (r['network'], r['seed']): r for r in json.load(f)['runs']}
+    finished = read_results(results_path) if os.path.isfile(results_path) else {}
     start = time.time()
     for seed in args.seeds:
         for network in (n for n in args.networks if seed in seeds_of(args, n)):
