@@ -121,3 +121,22 @@ def test_entry_points_configure_the_runtime_before_mxnet_loads(path):
         assert configured is None, '%s uses no mxnet: it should not configure it' % path
     else:
         assert configured is not None and configured < first, path
+
+
+def test_license_and_citation():
+    """LICENSE is MIT (as CITATION.cff and the README say); CITATION.cff is valid YAML of
+    the Citation File Format whose preferred citation is the paper the README names."""
+    import pathlib
+    import yaml
+    root = pathlib.Path(ROOT)
+    assert (root / 'LICENSE').read_text().startswith('MIT License')
+    cff = yaml.safe_load((root / 'CITATION.cff').read_text())
+    assert cff['cff-version'] == '1.2.0' and cff['license'] == 'MIT'
+    paper = cff['preferred-citation']
+    assert paper['title'] == ('IGCV3: Interleaved Low-Rank Group Convolutions for Efficient '
+                              'Deep Neural Networks')
+    assert [a['family-names'] for a in paper['authors']] == ['Sun', 'Li', 'Liu', 'Wang']
+    assert 'arXiv:1806.00178' in [i['value'] for i in paper['identifiers']]
+    readme = (root / 'README.md').read_text()
+    assert 'arXiv:1806.00178' in readme and '(MIT, `LICENSE`)' in readme
+    assert '@inproceedings{sun2018igcv3' in readme
