@@ -217,3 +217,22 @@ def test_a_missing_or_corrupt_symbol_file_is_one_line(trained, tmp_path, damage)
                  ['tools/predict.py', tmp_path / 'red.png']):
         proc = run_script(tool[0], '--model', tmp_path / 'm', '--gpus=', *tool[1:])
         assert_one_line_error(proc, 'm-symbol.json')
+
+
+def test_predict_refuses_an_image_too_large_before_decoding_it(trained, tmp_path):
+    """A 1 x 20,000 PNG is a few hundred bytes; --resize 480 of its short side would make
+    it 9.6 million x 480 pixels: refused from its header, as tools/im2rec.py refuses it;
+    a missing file is one line too."""
+    import cv2
+    folder, _ = trained
+    cv2.imwrite(str(tmp_path / 'strip.png'), np.zeros((1, 20000, 3), np.uint8))
+    assert (tmp_path / 'strip.png').stat().st_size < 2000
+    proc = run_script('tools/predict.py', tmp_path / 'strip.png', '--model', folder / 'm',
+                      '--resize', '480', '--gpus=')
+    assert_one_line_error(proc, 'strip.png resized would be 9600000 x 480 pixels',
+                          '--max-image-pixels')
+    proc = run_script('tools/predict.py', tmp_path / 'strip.png', '--model', folder / 'm',
+                      '--max-image-pixels', '10000', '--gpus=')
+    assert_one_line_error(proc, 'strip.png is 20000 x 1 pixels')
+    proc = run_script('tools/predict.py', tmp_path / 'none.png', '--model', folder / 'm', '--gpus=')
+    assert_one_line_error(proc, 'none.png: cannot read it')

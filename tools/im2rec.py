@@ -22,7 +22,6 @@ import collections
 import concurrent.futures
 import contextlib
 import glob
-import io
 import logging
 import os
 import random
@@ -32,6 +31,7 @@ import _path  # noqa: F401
 from common import recordio
 from common.atomic import atomic_path
 from common.classes import read_class_names
+from common.images import MAX_IMAGE_PIXELS, header_size
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.progress import Progress
 from common.recfile import AtomicRecordWriter
@@ -42,10 +42,6 @@ import PIL.Image
 
 # MXNet's list mode shuffles with this seed; the same folder gives the same .lst.
 LIST_SEED = 100
-
-# Largest image decoded, and largest image made by --resize, by default: 64 megapixels
-# (192 MB as 8-bit RGB, per thread).
-MAX_IMAGE_PIXELS = 64 * 1000 * 1000
 
 # What MXNet's image decoder (its own OpenCV 3.4, not the cv2 module) reads, by the first
 # bytes of the file; it fails on WebP, GIF, PPM/PGM, HDR, PFM and Sun raster that cv2
@@ -273,16 +269,6 @@ def mxnet_format(raw):
         if raw.startswith(magic):
             return name
     return None
-
-
-def header_size(raw):
-    """(width, height) read from the image header without decoding, or None when Pillow
-    does not know the format."""
-    try:
-        with PIL.Image.open(io.BytesIO(raw)) as img:
-            return img.size
-    except Exception:  # noqa: BLE001 (any format or parse failure: decode instead)
-        return None
 
 
 def output_size(args, width, height):

@@ -19,13 +19,13 @@ import _path  # noqa: F401
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-import cv2  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common import checkpoint, evaluate, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
 from common.classes import read_class_names  # noqa: E402
+from common.images import MAX_IMAGE_PIXELS, read_image  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
 
 
@@ -42,6 +42,9 @@ def parse_args(argv=None):
     protocol.add_protocol_args(parser, tta=True)
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--json', action='store_true', help='JSON lines on stdout')
+    parser.add_argument('--max-image-pixels', type=int, default=MAX_IMAGE_PIXELS,
+                        help='refuse an image of more pixels, decoded or resized (read from '
+                             'its header before decoding), as tools/im2rec.py does')
     return parser.parse_args(argv)
 
 
@@ -69,9 +72,8 @@ def main():
     names = class_names(args.synset, proto.classes, checkpoint.num_classes_of(arg))
     mod = bind_for_inference(sym, arg, aux, 1, shape, runtime.get_devices(args.gpus))
     for path in args.images:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR if shape[0] == 3 else cv2.IMREAD_GRAYSCALE)
-        if bgr is None:
-            raise UserError('%s: missing or not an image' % path)
+        bgr = read_image(path, grey=shape[0] == 1, resize=proto.resize,
+                         max_pixels=args.max_image_pixels)
         x = preprocess(bgr, shape, proto.resize, mean, std)
         batch = mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)])
         probs = evaluate.predict(mod, batch, proto.tta)[0].asnumpy()[0]
