@@ -402,6 +402,24 @@ def refuse_overwrite(prefix, epoch, outputs, flag):
                             'write somewhere else' % (flag, path, path))
 
 
+# Ops of an INT8 checkpoint made by tools/quantize.py (oneDNN subgraphs and quantization).
+INT8_OP_MARKERS = ('_sg_mkldnn_', '_sg_onednn_', 'quantize')
+
+
+def graph_ops(sym):
+    """[(op, node name)] of the graph's operator nodes, in order."""
+    return [(n['op'], n['name']) for n in json.loads(sym.tojson())['nodes'] if n['op'] != 'null']
+
+
+def refuse_int8(sym, source, what_instead):
+    """A UserError when ``sym`` is an INT8 graph (tools/quantize.py's), ending in
+    ``what_instead``."""
+    int8 = sorted({op for op, _ in graph_ops(sym) if any(m in op for m in INT8_OP_MARKERS)})
+    if int8:
+        raise UserError('%s is an INT8 checkpoint (ops %s, made by tools/quantize.py): %s'
+                        % (source, ', '.join(int8[:4]), what_instead))
+
+
 def load_symbol_json(path):
     """A symbol from JSON text, parsed as data (no code runs while loading it)."""
     try:

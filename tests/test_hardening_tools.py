@@ -583,6 +583,12 @@ def test_int8_checkpoint_export_is_refused(trained, tmp_path):
                           'INT8 checkpoints cannot be exported to ONNX',
                           'export the FP32 checkpoint it was made from instead')
     assert not list(tmp_path.glob('q*.onnx'))
+    # Quantizing it again (a segmentation fault in MXNet, an empty folder left): refused.
+    proc = run_script('tools/quantize.py', '--model', tmp_path / 'q', '--calib-data',
+                      folder / 'train.rec', '-o', tmp_path / 'again' / 'qq')
+    assert_one_line_error(proc, 'q-0000.params is an INT8 checkpoint', 'quantized already',
+                          'quantize the FP32 checkpoint')
+    assert not (tmp_path / 'again').exists()
 
 
 def small_checkpoint(prefix, middle):

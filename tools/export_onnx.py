@@ -118,23 +118,16 @@ def onnx_probabilities(path, x):
     return session.run(None, {name: x})[0]
 
 
-# Ops of an INT8 checkpoint made by tools/quantize.py (oneDNN subgraphs and quantization).
-INT8_OP_MARKERS = ('_sg_mkldnn_', '_sg_onednn_', 'quantize')
-
-
 def graph_ops(sym):
     """[(op, node name)] of the graph's operator nodes, in order."""
-    return [(n['op'], n['name']) for n in json.loads(sym.tojson())['nodes'] if n['op'] != 'null']
+    return checkpoint.graph_ops(sym)
 
 
 def check_not_int8(sym, source):
     """An INT8 checkpoint (its oneDNN and quantization ops have no ONNX conversion) is a
     UserError saying what to export instead."""
-    int8 = sorted({op for op, _ in graph_ops(sym) if any(m in op for m in INT8_OP_MARKERS)})
-    if int8:
-        raise UserError('%s is an INT8 checkpoint (ops %s, made by tools/quantize.py): INT8 '
-                        'checkpoints cannot be exported to ONNX; export the FP32 checkpoint it '
-                        'was made from instead' % (source, ', '.join(int8[:4])))
+    checkpoint.refuse_int8(sym, source, 'INT8 checkpoints cannot be exported to ONNX; export '
+                                        'the FP32 checkpoint it was made from instead')
 
 
 def check_convertible(sym, supported):

@@ -130,8 +130,10 @@ def main():
         list(checkpoint.checkpoint_paths(args.output, 0)[:2]) +
         [checkpoint.model_info_path(args.output)], '-o')
     checkpoint.refuse_shipped(args.output, '-o')
-    checkpoint.check_room(args.output, 0, '-o')
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
+    checkpoint.refuse_int8(sym, params_path, 'it is quantized already; quantize the FP32 '
+                                             'checkpoint it was made from')
+    checkpoint.check_room(args.output, 0, '-o')
     calib = calibration_iter(args, proto)
     examples = calibration_images(args.calib_data, args.num_calib_examples)
     qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, examples,
