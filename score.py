@@ -82,8 +82,11 @@ def score(args):
     shown = total if args.max_num_examples is None else min(total, args.max_num_examples)
     devices = runtime.get_devices(args.gpus)
     fused = not args.no_fuse
-    mod = bind_for_inference(sym, arg, aux, args.batch_size, shape, devices, fused)
-    data = eval_record_iter('data-val', args.data_val, '', shape, args.batch_size, proto.resize,
+    # A batch larger than the images only allocates more (--batch-size 100000 on 70 images
+    # asked for gigabytes): at most the images scored.
+    batch_size = min(args.batch_size, max(shown, 1))
+    mod = bind_for_inference(sym, arg, aux, batch_size, shape, devices, fused)
+    data = eval_record_iter('data-val', args.data_val, '', shape, batch_size, proto.resize,
                             mean, std, args.data_nthreads)
     metrics = evaluate.make_metrics(args.top_k, classes)
     per_class = evaluate.PerClass(classes, args.top_k) if getattr(args, 'per_class', False) \

@@ -22,6 +22,7 @@ import symbol
 from . import safe_pickle
 from .atomic import atomic_path
 from .errors import UserError, reason
+from .images import MAX_IMAGE_SIDE
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models')
 WHERE_RELEASED = 'see models/README.md for where the released weights come from'
@@ -86,12 +87,17 @@ def _model_info_problem(info):
     shape = info['image_shape']
     if not (_numbers(shape, 3) and all(float(v).is_integer() and v >= 1 for v in shape)):
         return "'image_shape' must be a list of 3 positive whole numbers, got %r" % (shape,)
+    if max(shape[1:]) > MAX_IMAGE_SIDE:
+        return "'image_shape' sides must be at most %d pixels, got %r" % (MAX_IMAGE_SIDE, shape)
     for key in ('mean', 'std'):
         if not _numbers(info[key], 3):
             return "'%s' must be a list of 3 numbers, got %r" % (key, info[key])
     resize = info['resize']
     if isinstance(resize, bool) or not isinstance(resize, int) or resize < 0:
         return "'resize' must be a whole number, 0 or more, got %r" % (resize,)
+    if resize > MAX_IMAGE_SIDE:
+        return "'resize' must be at most %d (a shorter side in pixels), got %r" \
+            % (MAX_IMAGE_SIDE, resize)
     classes, count = info.get('classes'), info.get('num_classes')
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         return "'num_classes' must be a positive whole number, got %r" % (count,)

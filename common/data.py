@@ -15,6 +15,7 @@ from symbol import NetworkConfigError, parse_image_shape
 
 from . import erasing, memory_data, recordio
 from .errors import UserError, reason
+from .images import MAX_IMAGE_SIDE
 
 # Presets of MXNet's example, cumulative: level 2 includes level 1.
 AUG_LEVELS = {
@@ -145,10 +146,13 @@ def check_normalization(mean, std, where):
 def parse_image_shape_flag(text, flag='image-shape'):
     """--image-shape as (C, H, W); a malformed one is a UserError naming the flag."""
     try:
-        return parse_image_shape(text)
+        shape = parse_image_shape(text)
     except NetworkConfigError:
         raise UserError("bad --%s '%s': give channels,height,width, e.g. 3,224,224"
                         % (flag, text))
+    if max(shape[1:]) > MAX_IMAGE_SIDE:
+        raise UserError('--%s %s: a side of at most %d pixels' % (flag, text, MAX_IMAGE_SIDE))
+    return shape
 
 
 def image_shape(args):

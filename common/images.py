@@ -10,6 +10,9 @@ from .errors import UserError
 
 # Pixels an image may have, decoded or once resized (about 190 MB as 8-bit RGB).
 MAX_IMAGE_PIXELS = 64 * 1000 * 1000
+# The largest image side a flag or a model info may give (input shape, resize): larger
+# ones fail later in an allocation (a 100,000 x 100,000 input is 120 GB a batch).
+MAX_IMAGE_SIDE = 8192
 
 
 def header_size(raw):

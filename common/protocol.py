@@ -107,6 +107,14 @@ def resolve(args, model, epoch):
                             % (given['image_shape'], asked,
                                info.get('network_args', {}).get('layout', trained),
                                ','.join(map(str, info['image_shape']))))
+    layout = (info or {}).get('network_args', {}).get('layout')
+    if layout and not parsed['image_shape'] and not getattr(args, 'any_shape', False) \
+            and resolve_layout(None, info['image_shape']) != layout:
+        raise UserError('%s: image_shape %s gives the %s layout, but its network_args say the '
+                        'model has the %s layout; correct the file, or give --image-shape '
+                        '(with --any-shape to bind another layout)'
+                        % (source, ','.join(map(str, info['image_shape'])),
+                           resolve_layout(None, info['image_shape']), layout))
     check_normalization(out['mean'], out['std'],
                         '--rgb-mean/--rgb-std' if parsed['mean'] or parsed['std'] else source)
     classes = info.get('classes') if info is not None else None

@@ -310,6 +310,8 @@ GOOD_INFO = {'format': checkpoint.MODEL_INFO, 'version': 1, 'image_shape': [3, 3
     ({'resize': None}, "'resize' must be a whole number"),
     ({'tta': 'five-crop'}, "'tta' must be 'none' or 'flip'"),
     ({'resize': -1}, "'resize' must be a whole number, 0 or more"),
+    ({'resize': 100000}, "'resize' must be at most 8192"),
+    ({'image_shape': [3, 100000, 100000]}, "'image_shape' sides must be at most 8192"),
 ])
 def test_a_model_info_of_wrong_types_is_one_line(tmp_path, change, needle):
     """Values of the wrong type, length or range were tracebacks in score.py, predict.py,
@@ -382,3 +384,22 @@ def test_setup_with_another_python_says_which_it_needs(tmp_path):
     assert proc.returncode != 0
     assert 'is not Python 3.11' in proc.stderr and 'PYTHON=python3.11' in proc.stderr
     assert not (tmp_path / 'venv').exists()
+
+
+def test_a_model_info_of_another_layout_and_huge_shapes_are_refused(trained, tmp_path):
+    """A model info whose image_shape gives another layout than its network_args bound
+    silently (the same shape as a flag is refused without --any-shape); --image-shape
+    3,100000,100000 --any-shape ended in an allocation traceback."""
+    folder, _ = trained
+    for name in ('m-0002.params', 'm-symbol.json'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    info = json.loads((folder / 'm-model.json').read_text())
+    assert info['network_args']['layout'] == 'cifar'
+    (tmp_path / 'm-model.json').write_text(json.dumps(dict(info, image_shape=[3, 224, 224])))
+    proc = run_script('score.py', '--model', tmp_path / 'm', '--data-val', folder / 'val.rec',
+                      '--gpus=')
+    assert_one_line_error(proc, 'm-model.json: image_shape 3,224,224 gives the imagenet layout',
+                          'the cifar layout')
+    proc = run_script('score.py', '--model', folder / 'm', '--data-val', folder / 'val.rec',
+                      '--gpus=', '--image-shape', '3,100000,100000', '--any-shape')
+    assert_one_line_error(proc, '--image-shape 3,100000,100000: a side of at most 8192')

@@ -236,3 +236,14 @@ def test_predict_refuses_an_image_too_large_before_decoding_it(trained, tmp_path
     assert_one_line_error(proc, 'strip.png is 20000 x 1 pixels')
     proc = run_script('tools/predict.py', tmp_path / 'none.png', '--model', folder / 'm', '--gpus=')
     assert_one_line_error(proc, 'none.png: cannot read it')
+
+
+def test_a_batch_larger_than_the_images_scores_them_once(trained):
+    """--batch-size 100000 on 100 images allocated for 100,000 (at 224x224, 60 GB): the
+    batch is at most the images scored, each counted once."""
+    folder, reported = trained
+    proc = run_script('score.py', '--model', folder / 'm', '--data-val', folder / 'val.rec',
+                      '--gpus=', '--json', '--batch-size', '100000')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result['images'] == 100 and result['accuracy'] == pytest.approx(reported, abs=1e-6)
