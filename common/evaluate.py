@@ -81,7 +81,7 @@ def predict(mod, batch, tta='none'):
 
 
 def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=None,
-             flag='data-val', tta='none'):
+             flag='data-val', tta='none', stop=None):
     """Run ``mod`` over the ``num_images`` images of ``data_iter`` updating ``metrics``;
     returns (images, seconds).
 
@@ -89,6 +89,7 @@ def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=No
     images of label 0 and reports ``pad=0`` for it, and Module.score counts every row it
     gets, so a plain score silently includes fake images. Here the first ``num_images``
     rows (at most ``max_examples``) are counted, each once. ``tta``: see predict.
+    ``stop``: a function, checked after each batch; when it is true the scoring ends there.
     """
     for m in metrics:
         m.reset()
@@ -105,7 +106,7 @@ def evaluate(mod, data_iter, metrics, num_images, max_examples=None, progress=No
         count += real
         if progress is not None:
             progress.update(real)
-        if count >= limit:
+        if count >= limit or (stop is not None and stop()):
             break
     seconds = time.time() - tic
     logging.debug('scored %d images in %.2f s', count, seconds)

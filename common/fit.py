@@ -155,14 +155,17 @@ def with_lr_mult(sym, lr_mult):
 
 
 def validate(sym, params, val, count, metrics, batch_size, image_shape, devices, epoch,
-             progress=None, tta='none'):
+             progress=None, tta='none', stop=None):
     """Score ``params`` (released layout) on ``val`` as score.py does: the released graph
     ``sym`` bound for inference (common.inference, on the CPU its fused inference form),
     not the training Module, whose form trains fast but infers slowly; ``tta`` is the
     model's evaluation protocol (common.evaluate.predict)."""
     tic = time.time()
     mod = bind_for_inference(sym, params[0], params[1], batch_size, image_shape, devices)
-    images, _ = evaluate.evaluate(mod, val, metrics, count, progress=progress, tta=tta)
+    images, _ = evaluate.evaluate(mod, val, metrics, count, progress=progress, tta=tta,
+                                  stop=stop)
+    if stop is not None and stop():
+        return  # (cut short: its numbers are not the epoch's)
     for m in metrics:
         for name, value in m.get_name_value():
             logging.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
@@ -406,7 +409,14 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             if val is not None:
                 validate(saved_sym, params or model_params()[0], val, val_count, metric.metrics,
                          args.batch_size, data_mod.image_shape(args), devices, epoch, watchdog,
-                         tta=args.tta)
+                         tta=args.tta, stop=lambda: stop.requested)
+            if stop.requested:  # during the validation: it stopped within a batch
+                logging.info('Epoch[%d] Validation cut short by signal %d', epoch, stop.signal)
+                raise Interrupted('stopped by signal %d in epoch %d, during its validation (%s); '
+                                  'resume with --resume'
+                                  % (stop.signal, epoch, 'its checkpoint %s is saved'
+                                     % last_good() if last_good() else 'no checkpoint saved'),
+                                  stop.signal)
     if watchdog:
         # Still watching: leaving the parameter server waits on every peer too.
         watchdog.touch()

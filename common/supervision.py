@@ -45,7 +45,8 @@ class Watchdog(object):
 
 class StopRequest(object):
     """``with StopRequest() as stop``: SIGINT/SIGTERM set ``stop.requested`` (training stops
-    after the current batch and saves); a second signal stops at once.
+    after the current batch and saves); a second signal stops at once (after the operator
+    running, with one line, exit 128 + signal).
 
     A worker of a ``distributed`` job cannot finish its batch alone (its peers wait for it
     in every step), so there a signal ends the process at once with status 128 + signal
@@ -71,12 +72,20 @@ class StopRequest(object):
             sys.stderr.flush()
             os._exit(128 + signum)
         if self.requested:
-            raise KeyboardInterrupt
+            # At once, and with nothing of Python's unwinding (a KeyboardInterrupt raised in
+            # a destructor or in the error report printed a traceback): checkpoints are
+            # published by rename, so what is on disk is whole.
+            sys.stderr.write('error: stopped at once by a second signal %d; resume from the '
+                             'last complete checkpoint with --resume\n' % signum)
+            sys.stderr.flush()
+            os._exit(128 + signum)
         logging.info('Signal %d: stopping after this batch and saving a checkpoint '
                      '(send again to stop at once)', signum)
         self.requested = True
         self.signal = signum
 
     def __exit__(self, *exc):
+        if self.requested:
+            return  # the run ends for the signal: a second one still stops it at once
         for sig, handler in self.old.items():
             signal.signal(sig, handler)

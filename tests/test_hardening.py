@@ -381,23 +381,68 @@ def test_sigterm_stops_a_single_training_after_saving(recs, tmp_path):
 
 
 def test_a_second_ctrl_c_stops_at_once(recs, tmp_path):
-    """The first Ctrl-C asks for the end of the batch and a save; a second one, sent at
-    once, ends the run without waiting: exit 130, one line, every published checkpoint
-    whole."""
-    proc = _start(train(recs, tmp_path / 'c', '--num-epochs', '50', '--disp-batches', '1'))
+    """The first Ctrl-C asks for the end of the batch and a save; a second one, once the
+    first is taken (two signals before Python runs its handler count as one), ends the run
+    at once, wherever it is (in the batch or in the save it asked for; a KeyboardInterrupt
+    there printed a traceback): exit 130, one line, every published checkpoint whole."""
+    proc = _start(train(recs, tmp_path / 'c', '--num-epochs', '50', '--batch-size', '128',
+                        '--disp-batches', '1'))
+    lines = []
     try:
         _wait_for(tmp_path / 'c-0001.params', proc)
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        err = proc.communicate(timeout=60)[1]
+        for line in proc.stderr:  # the first signal taken: the batch of 128 goes on
+            lines.append(line)
+            if 'Signal 2: stopping after this batch' in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        lines.extend(proc.stderr)
+        proc.wait(timeout=60)
     finally:
         proc.kill()
+        proc.stderr.close()
+    err = ''.join(lines)
     assert proc.returncode == 130, err[-2000:]
-    assert 'Traceback' not in err and err.splitlines()[-1] in ('interrupted', 'error: stopped '
-                                                                'by signal 2 in epoch'), err[-500:]
+    # The first signal's handler runs when the batch's blocking call returns, so the run
+    # may have saved and ended before the second arrives: either way one line, no traceback.
+    assert 'Traceback' not in err and err.splitlines()[-1].startswith((
+        'error: stopped at once by a second signal 2; resume',
+        'error: stopped by signal 2 in epoch 1 (saved')), err[-500:]
     for path in tmp_path.glob('c-*.params'):
         assert mx.nd.load(str(path)), path
+
+
+STOP_TWICE = r'''
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from common.supervision import StopRequest
+with StopRequest() as stop:
+    print('ready', flush=True)
+    while not stop.requested:
+        time.sleep(0.01)
+    print('first taken', flush=True)
+    time.sleep(30)  # "the rest of the batch and the save": a second signal ends it at once
+print('not at once', flush=True)
+'''
+
+
+def test_a_second_signal_ends_the_process_at_once():
+    """StopRequest itself: the first SIGINT is a request; the second, once the first is
+    taken, exits at once with 130 and one line, however long the work left would take."""
+    proc = subprocess.Popen([sys.executable, '-c', STOP_TWICE, ROOT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == 'ready\n'
+        proc.send_signal(signal.SIGINT)
+        assert proc.stdout.readline() == 'first taken\n'
+        tic = time.time()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and time.time() - tic < 10 and 'not at once' not in out
+    assert err.strip().splitlines()[-1].startswith('error: stopped at once by a second signal 2')
+    assert 'Traceback' not in err
 
 
 def test_an_image_that_does_not_decode_is_one_line(recs, tmp_path):
@@ -414,3 +459,35 @@ def test_an_image_that_does_not_decode_is_one_line(recs, tmp_path):
         assert_one_line_error(proc, *{'auto': ['bad.rec', 'record 40 does not decode'],
                                       '0': ['reading --data-val failed']}[in_memory],
                               'tools/im2rec.py --verify')
+
+
+def test_ctrl_c_during_validation_stops_within_a_batch(recs, tmp_path):
+    """Ctrl-C in a validation of 3,000 images waited for all of them and for one more
+    training batch; now the validation stops at its next batch, the epoch's checkpoint is
+    kept, no half-validation figure is logged."""
+    make_rec(tmp_path / 'val', 3000, 4, size=16, seed=4)
+    proc = subprocess.Popen([sys.executable] + [str(a) for a in train(
+        recs, tmp_path / 'v', '--num-epochs', '3', '--data-val', tmp_path / 'val.rec',
+        '--data-in-memory', '0')], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if 'Saved checkpoint' in line and 'v-0001.params' in line:
+                break  # validation of epoch 0 starts now
+        proc.send_signal(signal.SIGINT)
+        tic = time.time()
+        lines.extend(proc.stderr)
+        proc.wait(timeout=60)
+        seconds = time.time() - tic
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    err = ''.join(lines)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.splitlines()[-1].startswith('error: stopped by signal 2 in epoch 0, during its '
+                                           'validation (its checkpoint'), err[-500:]
+    assert 'Epoch[0] Validation-accuracy' not in err and 'Epoch[1] Batch' not in err
+    assert 'Epoch[0] Validation cut short by signal 2' in err
+    assert mx.nd.load(str(tmp_path / 'v-0001.params')) and seconds < 30, seconds
