@@ -459,7 +459,19 @@ def load_model(model, epoch, image_shape, **network_kwargs):
     else:
         raise UserError('%s: no such symbol file next to %s' % (symbol_path, params_path))
     check_params(sym, arg, aux, image_shape, params_path)
+    logging.info('loaded %s (SHA-256 %s)', params_path, file_sha256(params_path))
     return sym, arg, aux, params_path
+
+
+def file_sha256(path):
+    """The SHA-256 of a file, hex: what models/README.md lists for the files it names, so
+    that a copy can be compared with it."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_params(sym, arg, aux, image_shape, params_path):

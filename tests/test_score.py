@@ -247,3 +247,14 @@ def test_a_batch_larger_than_the_images_scores_them_once(trained):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert result['images'] == 100 and result['accuracy'] == pytest.approx(reported, abs=1e-6)
+
+
+def test_loading_logs_the_checkpoints_sha256(trained):
+    """So that a downloaded copy can be compared with another (models/README.md)."""
+    import hashlib
+    folder, _ = trained
+    proc = run_script('score.py', '--model', folder / 'm', '--data-val', folder / 'val.rec',
+                      '--gpus=', '--max-num-examples', '10')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    digest = hashlib.sha256((folder / 'm-0002.params').read_bytes()).hexdigest()
+    assert 'm-0002.params (SHA-256 %s)' % digest in proc.stderr
