@@ -11,7 +11,7 @@ EXTRA_REQUIREMENTS ?= requirements-deploy.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo fashion-mnist clean-venv
+.PHONY: setup test test-all demo fashion-mnist clean-venv
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ $(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
 	touch $@
 
 test: setup
+	$(PY) -m pytest tests -m "not slow" --durations=15
+
+test-all: setup
 	$(PY) -m pytest tests --durations=15
 
 demo: setup

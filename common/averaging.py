@@ -81,6 +81,12 @@ class WeightAverage(object):
             # lr = -(1 - d) and wd = -1
             mx.nd.sgd_update(avg, _mean(block), lr=-(1.0 - d), wd=-1.0, rescale_grad=1.0,
                              out=avg)
+        # MXNet 1.9's oneDNN BatchNorm writes its running statistics without the engine
+        # ordering that write (common.module): the next batch's forward could change them
+        # while the average still reads them (a resumed run then differed from an
+        # uninterrupted one by 2e-6). The average of the statistics is read now.
+        for avg in self.aux:
+            avg.wait_to_read()
 
     def get_params(self):
         """(arg_params, aux_params) of the average on the CPU, in the released layout."""

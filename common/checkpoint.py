@@ -19,7 +19,7 @@ import numpy as np
 
 import symbol
 
-from . import safe_pickle
+from . import packing, safe_pickle
 from .atomic import atomic_path
 from .errors import UserError, reason
 from .images import MAX_IMAGE_SIDE
@@ -110,6 +110,11 @@ def _model_info_problem(info):
         return "'tta' must be 'none' or 'flip', got %r" % (info.get('tta'),)
     if not isinstance(info.get('network_args', {}), dict):
         return "'network_args' must be an object, got %r" % (info.get('network_args'),)
+    if info.get('pack') is not None:
+        try:
+            packing.check_pack_info(info['pack'], 'its pack')
+        except UserError as err:
+            return "'pack': %s" % err
     return None
 
 
@@ -307,6 +312,49 @@ def last_complete_epoch(prefix):
 STATES_GLOBALS = {('mxnet.ndarray.ndarray', 'NDArray'), ('builtins', 'bytearray')}
 
 
+# NDArray's raw bytes (MXNDArrayLoadFromRawBytes): a magic number, the storage type, the
+# shape (ndim, then int64 dims), the context, the dtype code, then the data.
+NDARRAY_MAGICS = (0xF993FAC9, 0xF993FACA)
+DTYPE_BYTES = {0: 4, 1: 8, 2: 2, 3: 1, 4: 4, 5: 1, 6: 8, 7: 1, 8: 2, 9: 2, 10: 4, 11: 8, 12: 2}
+
+
+def raw_ndarray_problem(raw):
+    """Why ``raw`` is not a dense NDArray whose data it holds, or None. MXNet reads the
+    shape from the bytes and allocates it before reading the data: 7 bytes of garbage had
+    it allocate 19 GB here."""
+    import struct
+    if raw is None:
+        return None
+    raw = bytes(raw)
+    if len(raw) < 12:
+        return 'an array of %d bytes' % len(raw)
+    magic, stype, ndim = struct.unpack_from('<Iii', raw)
+    if magic not in NDARRAY_MAGICS or stype != 0:
+        return 'not a dense array (magic 0x%08X, storage %d)' % (magic, stype)
+    if not 0 <= ndim <= 8 or len(raw) < 12 + 8 * ndim + 12:
+        return 'an array header of %d dimensions in %d bytes' % (ndim, len(raw))
+    dims = struct.unpack_from('<%dq' % ndim, raw, 12)
+    dtype = struct.unpack_from('<i', raw, 12 + 8 * ndim + 8)[0]
+    if any(d < 0 for d in dims) or dtype not in DTYPE_BYTES:
+        return 'an array of shape %s and dtype code %d' % (dims, dtype)
+    size = DTYPE_BYTES[dtype]
+    for d in dims:
+        size *= d
+    if len(raw) - (12 + 8 * ndim + 12) < size:
+        return 'an array of shape %s whose data is not in the file' % (dims,)
+    return None
+
+
+class _CheckedNDArray(mx.nd.NDArray):
+    """An NDArray unpickled only once its bytes were checked (raw_ndarray_problem)."""
+
+    def __setstate__(self, state):
+        problem = raw_ndarray_problem(state.get('handle'))
+        if problem:
+            raise UserError('it holds %s' % problem)
+        super(_CheckedNDArray, self).__setstate__(state)
+
+
 def check_states_file(path):
     """Optimizer .states files are pickles, which can run code when loaded (MXNet's
     Module.load_optimizer_states unpickles them as they are). Read the file first with an
@@ -314,8 +362,12 @@ def check_states_file(path):
     Returns the states: {update index: NDArray, None or a tuple of them}."""
     try:
         with open(path, 'rb') as f:
-            states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'))
-    except UserError:
+            states = safe_pickle.load(f.read(), STATES_GLOBALS, ('optimizer state', 'arrays'),
+                                      {('mxnet.ndarray.ndarray', 'NDArray'): _CheckedNDArray})
+    except UserError as err:
+        if str(err).startswith('it holds'):
+            raise UserError('%s is not a readable optimizer state (%s); resume without it by '
+                            'removing it' % (path, str(err)[3:]))
         raise
     except Exception as err:
         raise UserError('%s is not a readable optimizer state (%s); resume without it by '

@@ -10,6 +10,7 @@ from .checkpoint import SHIPPED_MODELS
 from .classes import find_class_names, read_class_names
 from .cli import ArgumentParser
 from .errors import UserError
+from .packing import read_pack_info
 
 SCHEDULES = ('multifactor', 'cosine')
 TTA_CHOICES = ('none', 'flip')
@@ -175,7 +176,8 @@ def model_info(args):
         mean=data.parse_floats(args.rgb_mean, 'rgb-mean'),
         std=data.parse_floats(args.rgb_std, 'rgb-std'), resize=args.val_resize,
         classes=classes, dataset=getattr(args, 'dataset_name', None),
-        data_train=args.data_train, tta=args.tta)
+        data_train=args.data_train, tta=args.tta,
+        pack=read_pack_info(args.data_train) if args.data_train else None)
 
 
 def get_network(args, form):

@@ -9,6 +9,7 @@ from common.complexity import complexity
 from helpers import run_script
 
 
+@pytest.mark.slow
 def test_benchmark_tool_measures_every_phase(tmp_path):
     out = tmp_path / 'bench.json'
     proc = run_script('tools/benchmark.py', '--network', 'igcv3_0.5x', '--image-shape', '3,16,16',

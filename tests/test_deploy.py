@@ -299,3 +299,22 @@ def test_keep_graph_quantizes_the_grouped_convolutions_as_they_are(trained, tmp_
     dense, kept = quantized('dense'), quantized('kept', '--keep-graph')
     assert dense[0] == 0 and kept[0] > 0, (dense, kept)  # the permutations are kept
     assert dense[1] >= 0.9 and 0 <= kept[1] <= 1, (dense, kept)
+
+
+@pytest.mark.parametrize('change,needle', [
+    ({'classes': ['a', 'b', 'c'], 'num_classes': 3},
+     "names 3 classes, but the checkpoint's classifier has 4"),
+    ({'network': 'mobilenetv2'}, 'says the network is mobilenetv2, which the checkpoint is not'),
+])
+def test_export_refuses_a_model_info_that_contradicts_the_checkpoint(trained, tmp_path,
+                                                                     change, needle):
+    """Its fields become the ONNX metadata every runtime reads: 3 class names for a
+    4-class classifier, or another network's name, were copied as they were."""
+    folder, _ = trained
+    for name in ('m-0002.params', 'm-symbol.json'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    info = json.loads((folder / 'm-model.json').read_text())
+    (tmp_path / 'm-model.json').write_text(json.dumps(dict(info, **change)))
+    proc = run_script('tools/export_onnx.py', '--model', tmp_path / 'm', '-o', tmp_path / 'x.onnx')
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / 'x.onnx').exists()

@@ -156,16 +156,18 @@ def test_sigkill_mid_epoch_and_mid_checkpoint_then_resume_matches(recs, tmp_path
     assert straight.returncode == 0, straight.stderr[-2000:]
     proc = _start(train(recs, tmp_path / 'k', '--num-epochs', '2', '--disp-batches', '2'))
     # Killed as soon as the second epoch logs its second batch (of 8): mid-epoch.
-    deadline = time.time() + 120
-    for line in proc.stderr:
-        if 'Epoch[1] Batch [' in line:
-            break
-        assert time.time() < deadline, 'timed out waiting for the second epoch'
-    else:
-        raise AssertionError('training ended before its second epoch logged a batch')
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
+    try:
+        deadline = time.time() + 120
+        for line in proc.stderr:
+            if 'Epoch[1] Batch [' in line:
+                break
+            assert time.time() < deadline, 'timed out waiting for the second epoch'
+        else:
+            raise AssertionError('training ended before its second epoch logged a batch')
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
     assert not (tmp_path / 'k-0002.params').exists()
     # What a kill in the middle of writing checkpoint 2 leaves: a temporary file and the
     # optimizer state written before the parameters.
@@ -181,10 +183,13 @@ def test_sigkill_mid_epoch_and_mid_checkpoint_then_resume_matches(recs, tmp_path
 
 def test_sigint_stops_after_saving(recs, tmp_path):
     proc = _start(train(recs, tmp_path / 'i', '--num-epochs', '50'))
-    _wait_for(tmp_path / 'i-0001.params', proc)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=60)[1]
+    try:
+        _wait_for(tmp_path / 'i-0001.params', proc)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
     assert proc.returncode == 128 + signal.SIGINT, err[-2000:]  # not all epochs were run
     assert err.splitlines()[-1].startswith('error: stopped by signal 2 in epoch')
     assert 'saved' in err.splitlines()[-1] and 'Traceback' not in err

@@ -149,12 +149,14 @@ def test_killed_pack_leaves_nothing_that_looks_finished(tmp_path):
     proc = subprocess.Popen([sys.executable, 'tools/im2rec.py', str(tmp_path / 'd'),
                              str(tmp_path / 'img'), '--encoding', '.png', '--quality', '9',
                              '--resize', '400'], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not list(tmp_path.glob('d.tmp-*.rec')) and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.time() + 60
+        while not list(tmp_path.glob('d.tmp-*.rec')) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     assert not (tmp_path / 'd.rec').exists() and not (tmp_path / 'd.idx').exists()
     assert list(tmp_path.glob('d.tmp-*.rec')), 'killed before it started writing'
     pack(tmp_path)

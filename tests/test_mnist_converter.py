@@ -120,6 +120,9 @@ def _break(folder, key, payload):
     ('trailing data', ['more data than its header announces']),
     ('count mismatch', ['holds 20 images but', 'holds 19 labels', 'do not belong together']),
     ('label out of range', ['label 10 of image 3 is outside 0..9', '--num-classes']),
+    # A few hundred bytes whose header claims 100,000 images (78 MB): refused before any
+    # inflating (the old reader would inflate up to what a header claimed, 7.8 GB).
+    ('inflation bomb', ['announces 100000 images of 28x28', 'more than 50 times']),
 ])
 def test_malformed_files_are_refused_in_one_line(tmp_path, case, needles):
     src = tmp_path / 'src'
@@ -151,6 +154,8 @@ def test_malformed_files_are_refused_in_one_line(tmp_path, case, needles):
         _break(src, image_key, good + b'\x00' * 784)
     elif case == 'count mismatch':
         _break(src, label_key, idx_bytes(labels[:19]))
+    elif case == 'inflation bomb':
+        _break(src, image_key, good[:4] + struct.pack('>3I', 100000, 28, 28) + bytes(1000))
     elif case == 'label out of range':
         bad = labels.copy()
         bad[3] = 10

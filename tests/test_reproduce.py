@@ -20,6 +20,7 @@ def _cmd(folder, *extra):
             '--data-val', folder / 'val.rec', '--out', folder / 'runs'] + list(extra)
 
 
+@pytest.mark.slow
 def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     make_rec(tmp_path / 'train', 96, 10, size=28, seed=0)
     make_rec(tmp_path / 'val', 40, 10, size=28, seed=1)
@@ -28,12 +29,14 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     proc = subprocess.Popen([sys.executable] + [str(a) for a in _cmd(tmp_path)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.time() + 180
-    while not (runs / 'igcv3_0.5x-s1-0001.params').exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.time() + 180
+        while not (runs / 'igcv3_0.5x-s1-0001.params').exists():
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+    finally:  # (a failed wait must not leave the run going)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert not (runs / 'results.json').exists()
     proc = run_script(*_cmd(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -212,6 +212,7 @@ def fit_network(args):
     return train.get_network(args, Form.RELEASED)
 
 
+@pytest.mark.slow
 def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
     out = tmp_path / 'dist'
     out.mkdir()
@@ -282,7 +283,7 @@ def test_stall_watchdog_ends_the_process():
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
     assert 'error: distributed training stalled' in proc.stderr
-    assert time.time() - tic < 15
+    assert time.time() - tic < 30  # (a 2 s watchdog; about 3 s here)
 
 
 def _role_pids(root_pid, role):

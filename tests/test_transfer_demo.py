@@ -3,10 +3,13 @@ records the test writes, fine-tuning and training from scratch on scikit-learn's
 both scored by score.py, the table and the summary."""
 import json
 
+import pytest
+
 from datasets import make_rec
 from helpers import run_script
 
 
+@pytest.mark.slow
 def test_transfer_demo_runs_every_step_and_writes_its_summary(tmp_path):
     fashion = tmp_path / 'fashion'
     fashion.mkdir()

@@ -45,6 +45,8 @@ runtime.configure()  # before mxnet loads
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
+import symbol  # noqa: E402
+
 from common import checkpoint  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
@@ -168,6 +170,26 @@ def only_real_inputs(graph):
     constants = {t.name for t in graph.initializer}
     for value in [v for v in graph.input if v.name in constants]:
         graph.input.remove(value)
+
+
+def check_model_info_fits(proto, network, sym, arg, aux, shape):
+    """The metadata is copied from the model info: a model info that contradicts the
+    checkpoint (class names for another class count, a network whose parameters are not the
+    checkpoint's) is a UserError, not metadata that misleads every runtime reading it."""
+    classes = checkpoint.num_classes_of(arg)
+    if proto.classes is not None and len(proto.classes) != classes:
+        raise UserError('%s names %d classes, but the checkpoint\'s classifier has %d; correct '
+                        'its classes' % (proto.source, len(proto.classes), classes))
+    info = proto.info or {}
+    if network and info.get('network') and network.lower() in symbol.list_networks():
+        try:
+            built = symbol.get_symbol(network, num_classes=classes, image_shape=shape,
+                                      **{k: v for k, v in info.get('network_args', {}).items()
+                                         if k in symbol.accepted_keywords(network)})
+            checkpoint.check_params(built, arg, aux, shape, 'the checkpoint')
+        except (UserError, symbol.NetworkConfigError) as err:
+            raise UserError('%s says the network is %s, which the checkpoint is not (%s); '
+                            'correct its network' % (proto.source, network, err))
 
 
 def metadata(proto, network, source, num_classes):
@@ -365,6 +387,7 @@ def main():
     sym, arg, aux, params_path = checkpoint.load_model(args.model, args.load_epoch, shape)
     network = ((proto.info or {}).get('network')
                or checkpoint.resolve(args.model, args.load_epoch)[1])
+    check_model_info_fits(proto, network, sym, arg, aux, shape)
     props = metadata(proto, network, params_path, checkpoint.num_classes_of(arg))
 
     def run_check(fixed, path):

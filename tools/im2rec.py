@@ -28,7 +28,7 @@ import random
 import time
 
 import _path  # noqa: F401
-from common import recordio
+from common import packing, recordio
 from common.atomic import atomic_path
 from common.classes import read_class_names
 from common.images import MAX_IMAGE_PIXELS, header_size
@@ -335,17 +335,12 @@ def encode_image(args, root, item):
     problem = too_large(args, img.shape[1], img.shape[0])
     if problem:
         return index, None, '%s: %s' % (rel, problem)
-    if args.center_crop and img.shape[0] != img.shape[1]:
-        side = min(img.shape[:2])
-        top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-        img = img[top:top + side, left:left + side]
     if args.encoding == '.jpg':
         params = [cv2.IMWRITE_JPEG_QUALITY, args.quality]
     else:
         params = [cv2.IMWRITE_PNG_COMPRESSION, args.quality]
     try:
-        if args.resize:
-            img = cv2.resize(img, output_size(args, img.shape[1], img.shape[0]))
+        img = packing.transform(img, args.resize, args.center_crop)
         ok, buf = cv2.imencode(args.encoding, img, params)
     except cv2.error as err:
         return index, None, '%s: could not be encoded as %s (%s)' % (rel, args.encoding,
@@ -403,6 +398,11 @@ def pack_list(args, lst_path, root):
         if not writer.count:
             raise UserError('none of the %d images of %s could be packed (%s); nothing written'
                             % (len(items), lst_path, '; '.join(skipped[:3])))
+    # What was done to the images travels with them (training copies it into the model
+    # info; tools/predict.py applies it to raw images). Stored as they are: nothing.
+    packing.write_pack_info(writer.rec, 0 if args.pass_through else args.resize,
+                            False if args.pass_through else args.center_crop,
+                            -1 if args.pass_through else args.color)
     seconds = time.time() - start
     size = os.path.getsize(writer.rec)
     logging.info('%s: %d records, %.1f MB, %.1f images/s, %d skipped%s', writer.rec,

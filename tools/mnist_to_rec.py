@@ -82,6 +82,10 @@ SIDE = 28
 # a header claiming more is not believed, so a damaged count cannot ask for terabytes.
 MAX_COUNT = 10000000
 GZIP_MAGIC = b'\x1f\x8b'
+# Decompressed over compressed size a gzipped IDX file may have. The real ones: 1.8x
+# (Fashion-MNIST's training images) to 5x (MNIST's); a file of zeros compresses 1000x,
+# and one of 7.6 MB claiming 9,999,999 images would inflate to 7.8 GB.
+MAX_GZIP_RATIO = 50
 
 
 def find_file(src, name):
@@ -128,8 +132,9 @@ def read_exactly(stream, size):
     return b''.join(chunks)
 
 
-def parse_idx(path, stream, kind):
-    """(array, sha256 hex of the decompressed contents) of an IDX file of ``kind``."""
+def parse_idx(path, stream, kind, compressed=None):
+    """(array, sha256 hex of the decompressed contents) of an IDX file of ``kind``;
+    ``compressed``: the size of the gzip file it is read from, if it is one."""
     digest = hashlib.sha256()
     head = read_exactly(stream, 4)
     digest.update(head)
@@ -160,6 +165,11 @@ def parse_idx(path, stream, kind):
     if dims[0] == 0:
         raise UserError('%s holds no %s; give the files of a whole dataset' % (path, kind))
     size = int(np.prod(dims)) * item
+    if compressed is not None and size > MAX_GZIP_RATIO * compressed + (1 << 20):
+        raise UserError('%s: its header announces %s (%d bytes), more than %d times the %d '
+                        'bytes of the gzip file (MNIST-format data compresses 2-5 times); it '
+                        'is damaged or not a dataset file: install or download it again'
+                        % (path, describe(kind, dims), size, MAX_GZIP_RATIO, compressed))
     data = read_exactly(stream, size)
     digest.update(data)
     if len(data) < size:
@@ -182,7 +192,7 @@ def read_idx(path, kind):
             if not gzipped:
                 return parse_idx(path, f, kind)
             with gzip.GzipFile(fileobj=f, mode='rb') as stream:
-                return parse_idx(path, stream, kind)
+                return parse_idx(path, stream, kind, os.path.getsize(path))
     except EOFError:
         raise UserError('%s is truncated (its gzip stream ends early); install or download it '
                         'again' % path)

@@ -12,6 +12,7 @@ Images are read in grey for a model of one input channel (as its records were de
 and a model trained with --tta flip averages each image with its mirror (--tta none: not).
 """
 import json
+import logging
 import os
 import sys
 
@@ -22,7 +23,7 @@ runtime.configure()  # before mxnet loads
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import checkpoint, evaluate, protocol  # noqa: E402
+from common import checkpoint, evaluate, packing, protocol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
 from common.classes import read_class_names  # noqa: E402
 from common.images import MAX_IMAGE_PIXELS, read_image  # noqa: E402
@@ -71,9 +72,17 @@ def main():
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
     names = class_names(args.synset, proto.classes, checkpoint.num_classes_of(arg))
     mod = bind_for_inference(sym, arg, aux, 1, shape, runtime.get_devices(args.gpus))
+    pack = (proto.info or {}).get('pack') or {'resize': 0, 'center_crop': False}
+    if pack['resize'] or pack['center_crop']:
+        logging.info("the training records were packed with%s%s (the model info's pack): "
+                     'applied to each image first', ' --center-crop' * pack['center_crop'],
+                     ' --resize %d' % pack['resize'] if pack['resize'] else '')
     for path in args.images:
-        bgr = read_image(path, grey=shape[0] == 1, resize=proto.resize,
+        bgr = read_image(path, grey=shape[0] == 1, resize=max(proto.resize, pack['resize']),
                          max_pixels=args.max_image_pixels)
+        # First what im2rec did to the training images (its pack info in the model info),
+        # then what training's validation does to a record.
+        bgr = packing.transform(bgr, pack['resize'], pack['center_crop'])
         x = preprocess(bgr, shape, proto.resize, mean, std)
         batch = mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(1)])
         probs = evaluate.predict(mod, batch, proto.tta)[0].asnumpy()[0]
