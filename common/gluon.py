@@ -30,13 +30,21 @@ def _up_to_fc(sym):
 
 def _block(sym):
     with_logits = _up_to_fc(sym)
-    return mx.gluon.SymbolBlock(outputs=with_logits, inputs=mx.sym.var('data'))
+    return mx.gluon.SymbolBlock(outputs=with_logits, inputs=mx.sym.var('data', dtype='float32'))
 
 
 def network_block(network, **kwargs):
     """A registered network (symbol.get_symbol's name and keywords) as a HybridBlock whose
-    parameters are not initialized yet (call ``initialize``)."""
-    return _block(symbol.get_symbol(network, **kwargs))
+    parameters are not initialized yet (call ``initialize`` with the weights' initializer:
+    BatchNorm's gamma and running variance start at one, beta, biases and running means
+    at zero, as Module.init_params starts them)."""
+    block = _block(symbol.get_symbol(network, **kwargs))
+    for name, param in block.collect_params().items():
+        if name.endswith(('gamma', 'moving_var')):
+            param.init = mx.init.One()
+        elif name.endswith(('beta', 'bias', 'moving_mean')):
+            param.init = mx.init.Zero()
+    return block
 
 
 def checkpoint_block(model, epoch=None):

@@ -135,8 +135,8 @@ def test_corrupt_images_are_skipped_and_listed_or_fail_with_strict(tmp_path):
     run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--list', '--recursive')
     proc = pack(tmp_path)
     assert '9 records' in proc.stderr and '1 skipped: class_b/zz.png' in proc.stderr
-    os.remove(tmp_path / 'd.rec')
-    os.remove(tmp_path / 'd.idx')
+    for name in ('d.rec', 'd.idx', 'd.pack.json'):  # (what the pack wrote)
+        os.remove(tmp_path / name)
     proc = run_script('tools/im2rec.py', tmp_path / 'd', tmp_path / 'img', '--strict')
     assert_one_line_error(proc, '--strict', 'class_b/zz.png')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['d.lst', 'd_classes.txt', 'img']

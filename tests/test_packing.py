@@ -58,11 +58,11 @@ def test_a_model_of_resized_records_is_fed_raw_images_as_it_was_trained(tmp_path
     want, _ = probabilities(tmp_path / 'packed.png')
     got, said = probabilities(raw)
     assert 'packed with --resize 40' in said
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=0)  # (the small ones too)
     del info['pack']
     (tmp_path / 'm-model.json').write_text(json.dumps(info))
     unaware, _ = probabilities(raw)
-    assert not np.allclose(unaware, want, rtol=1e-3, atol=1e-4)
+    assert not np.allclose(unaware, want, rtol=1e-2, atol=0), (unaware, want)
 
 
 def test_pass_through_records_record_no_transform_and_bad_pack_infos_are_refused(tmp_path):

@@ -181,7 +181,8 @@ def check_model_info_fits(proto, network, sym, arg, aux, shape):
         raise UserError('%s names %d classes, but the checkpoint\'s classifier has %d; correct '
                         'its classes' % (proto.source, len(proto.classes), classes))
     info = proto.info or {}
-    if network and info.get('network') and network.lower() in symbol.list_networks():
+    if network and info.get('network') and not info.get('quantized') \
+            and network.lower() in symbol.list_networks():
         try:
             built = symbol.get_symbol(network, num_classes=classes, image_shape=shape,
                                       **{k: v for k, v in info.get('network_args', {}).items()
