@@ -8,7 +8,7 @@ import os
 
 from .atomic import atomic_path
 from .errors import UserError
-from .images import MAX_IMAGE_SIDE
+from .images import MAX_IMAGE_SIDE, resized_size
 
 COLORS = (-1, 0, 1)  # as stored, grey, colour (im2rec's --color)
 
@@ -26,10 +26,7 @@ def transform(img, resize, center_crop):
         top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
         img = img[top:top + side, left:left + side]
     if resize:
-        height, width = img.shape[:2]
-        size = (resize, height * resize // width) if height > width else \
-            (width * resize // height, resize)
-        img = cv2.resize(img, size)
+        img = cv2.resize(img, resized_size(img.shape[1], img.shape[0], resize))
     return img
 
 

@@ -31,7 +31,7 @@ import _path  # noqa: F401
 from common import packing, recordio
 from common.atomic import atomic_path
 from common.classes import read_class_names
-from common.images import MAX_IMAGE_PIXELS, header_size
+from common.images import MAX_IMAGE_PIXELS, header_size, resized_size
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.progress import Progress
 from common.recfile import AtomicRecordWriter
@@ -275,11 +275,7 @@ def output_size(args, width, height):
     """(width, height) of an image of this size after --center-crop and --resize."""
     if args.center_crop:
         width = height = min(width, height)
-    if args.resize:
-        if height > width:
-            return args.resize, height * args.resize // width
-        return width * args.resize // height, args.resize
-    return width, height
+    return resized_size(width, height, args.resize)
 
 
 def too_large(args, width, height):
