@@ -86,6 +86,10 @@ def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
     proc = run_script('tools/reproduce.py', '--networks', 'igcv3', '--more-seeds-for',
                       'mobilenetv2', '--seeds', '1,2')
     assert_one_line_error(proc, '--more-seeds-for mobilenetv2: not in --networks')
+    for seeds in ('-1', '1,99999999999', '1,x'):
+        proc = run_script('tools/reproduce.py', '--networks', 'igcv3', '--seeds', seeds)
+        assert_one_line_error(proc, '--seeds')
+        assert 'run this command again' not in proc.stderr
 
 
 def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
@@ -100,6 +104,27 @@ def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
                              'train_subset': args.train_subset, 'dtype': 'float32'}}
     with pytest.raises(reproduce.UserError, match='trained with --dtype float32, not bfloat16'):
         reproduce.train_and_score(args, 'igcv3', 1, finished)
+
+
+def test_reproduce_refuses_a_finished_run_of_another_schedule(tmp_path):
+    """A finished 3-epoch run is not reported as a 2-epoch one (its epoch 2 is a point of
+    the 3-epoch schedule), nor a --train-subset 128 run as a 256 one."""
+    import reproduce
+    for name in ('train.rec', 'val.rec'):
+        (tmp_path / name).write_bytes(b'')
+    base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
+            str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
+    trained = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
+    finished = {'igcv3-s1': dict(reproduce._settings(trained), network='igcv3', seed=1)}
+    for extra, needle in ((['--epochs', '2', '--train-subset', '128'],
+                           'trained with --epochs 3, not 2'),
+                          (['--epochs', '3', '--train-subset', '256'],
+                           'trained with --train-subset 128, not 256')):
+        args = reproduce.parse_args(base + extra)
+        with pytest.raises(reproduce.UserError, match=needle):
+            reproduce.train_and_score(args, 'igcv3', 1, dict(finished))
+    same = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
+    assert reproduce.train_and_score(same, 'igcv3', 1, dict(finished)) is finished['igcv3-s1']
 
 
 def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
