@@ -51,6 +51,9 @@ def add_data_args(parser):
     data.add_argument('--num-examples', type=int,
                       help='training examples an epoch: default every record of --data-train; '
                            'fewer trains each epoch on that many of them (shuffled anew)')
+    data.add_argument('--num-val-examples', type=int,
+                      help='validate each epoch on the first N records of --data-val only '
+                           '(default: all of them); a quick curve, not the checkpoint\'s score')
     data.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')
     data.add_argument('--data-in-memory', type=str, default='auto', choices=('auto', '0', '1'),
                       help='decode the training (and validation) images once and augment them '

@@ -204,6 +204,11 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
             data_mod.require_file(args.data_val, 'data-val')
             val_count = data_mod.check_labels(args.data_val, args.num_classes, 'data-val',
                                               args.data_val_idx)
+            if args.num_val_examples and args.num_val_examples < val_count:
+                logging.info('--num-val-examples %d: each validation scores the first %d of the '
+                             '%d records of %s', args.num_val_examples, args.num_val_examples,
+                             val_count, args.data_val)
+                val_count = args.num_val_examples
         if args.num_examples is None:
             args.num_examples = count
         elif count < args.num_examples:

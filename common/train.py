@@ -112,6 +112,7 @@ NUMERIC_FLAGS = [
     ('save-period', lambda v: v >= 1, 'at least 1 (a checkpoint every N epochs)'),
     ('data-nthreads', lambda v: v >= 1, 'at least 1'),
     ('num-examples', lambda v: v is None or v >= 1, 'positive'),
+    ('num-val-examples', lambda v: v is None or v >= 1, 'positive'),
     ('load-epoch', lambda v: v is None or v >= 1,
      'the number of a saved checkpoint, at least 1 (PREFIX-%04d.params)'),
     ('lr', lambda v: math.isfinite(v) and v > 0, 'a positive number'),

@@ -2,6 +2,7 @@
 continues from its checkpoint and finished runs are kept."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ def _cmd(folder, *extra):
     return ['tools/reproduce.py', '--dataset', 'fashion-mnist', '--networks',
             'igcv3_0.5x,mobilenetv2', '--epochs', '2', '--seeds', '1', '--train-subset', '64',
             '--batch-size', '16', '--data-train', folder / 'train.rec',
-            '--data-val', folder / 'val.rec', '--out', folder / 'runs'] + list(extra)
+            '--data-val', folder / 'val.rec', '--out', folder / 'runs',
+            '--val-subset', '16'] + list(extra)
 
 
 @pytest.mark.slow
@@ -40,7 +42,11 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     assert not (runs / 'results.json').exists()
     proc = run_script(*_cmd(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '--resume: epoch 1' in (runs / 'igcv3_0.5x-s1.log').read_text()
+    log = (runs / 'igcv3_0.5x-s1.log').read_text()
+    assert '--resume: epoch 1' in log
+    # Each epoch validates on --val-subset images (the curves' validation line).
+    # (epoch 0's may be missing: the first run was killed once its checkpoint existed)
+    assert re.findall(r'Epoch\[(\d)\] Validated (\d+) images', log)[-1] == ('1', '16')
     report = json.loads((runs / 'results.json').read_text())
     assert [(r['network'], r['seed']) for r in report['runs']] == [('igcv3_0.5x', 1),
                                                                     ('mobilenetv2', 1)]

@@ -114,8 +114,14 @@ def _params(path):
 
 
 def test_resume_reaches_the_same_weights(small_recs, tmp_path):
-    straight = run_script(*train_args(small_recs, tmp_path / 'a', '--num-epochs', '2'))
+    """Also: validating each epoch (here on the first 40 of 64 images, as reproduce.py's
+    --val-subset does) leaves the weights as a run without validation has them."""
+    straight = run_script(*train_args(small_recs, tmp_path / 'a', '--num-epochs', '2',
+                                      '--data-val', small_recs / 'val.rec',
+                                      '--num-val-examples', '40'))
     assert straight.returncode == 0, straight.stderr[-2000:]
+    assert len(re.findall(r'Epoch\[\d\] Validated 40 images in', straight.stderr)) == 2
+    assert 'each validation scores the first 40 of the 64 records' in straight.stderr
     first = run_script(*train_args(small_recs, tmp_path / 'b', '--num-epochs', '1'))
     assert first.returncode == 0, first.stderr[-2000:]
     resumed = run_script(*train_args(small_recs, tmp_path / 'b', '--num-epochs', '2', '--resume'))

@@ -43,7 +43,7 @@ DEFAULT_NETWORKS = 'igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2'
 # train_cifar.py flags this tool sets for every run (--train-flags may not).
 OWNED_FLAGS = {'--dataset', '--network', '--num-epochs', '--seed', '--batch-size',
                '--data-train', '--data-val', '--gpus', '--model-prefix', '--log-file',
-               '--resume', '--dtype', '--num-examples', '--load-epoch'}
+               '--resume', '--dtype', '--num-examples', '--load-epoch', '--num-val-examples'}
 
 
 def parse_args(argv=None):
@@ -66,6 +66,10 @@ def parse_args(argv=None):
                              "--out are refused)")
     parser.add_argument('--data-train', default=None, help="default: the dataset's")
     parser.add_argument('--data-val', default=None, help="default: the dataset's")
+    parser.add_argument('--val-subset', type=int, default=1000,
+                        help='validate each epoch of training on this many images of --data-val '
+                             '(for the curves of tools/plot_log.py; 0: none); the final score '
+                             'always uses all of them')
     parser.add_argument('--out', default=None, help='default: runs/DATASET')
     args = parser.parse_args(argv)
     try:
@@ -95,6 +99,8 @@ def parse_args(argv=None):
         if stray:
             raise UserError('--more-seeds-for %s: not in --networks; name networks of '
                             '--networks' % ','.join(stray))
+    if args.val_subset < 0:
+        raise UserError('--val-subset must be 0 (no validation during training) or more')
     if args.epochs < 1 or not args.seeds or not args.networks:
         raise UserError('give --epochs >= 1, at least one seed and one network')
     recipe = train_cifar.DATASETS[args.dataset]
@@ -165,8 +171,12 @@ def train_and_score(args, network, seed, finished):
         save(run_path, json.dumps(_settings(args), indent=1) + '\n')
     train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
                  '--num-epochs', args.epochs, '--seed', seed, '--batch-size', args.batch_size,
-                 '--data-train', args.data_train, '--data-val=', '--gpus=',
+                 '--data-train', args.data_train, '--gpus=',
                  '--model-prefix', prefix, '--log-file', prefix + '.log', '--resume']
+    if args.val_subset:  # (the first N: the same images every epoch)
+        train_cmd += ['--data-val', args.data_val, '--num-val-examples', args.val_subset]
+    else:
+        train_cmd += ['--data-val=']
     if args.dtype != 'float32':
         train_cmd += ['--dtype', args.dtype]
     if args.train_subset:
