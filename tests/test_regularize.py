@@ -262,6 +262,7 @@ def test_tta_needs_a_mirrored_model_in_training(tmp_path):
     (['--rgb-std', 'inf,1,1'], 'a std of inf'),
     (['--seed', '-1'], '--seed must be in 0..2147483647'),
     (['--seed', '99999999999'], '--seed must be in 0..2147483647'),
+    (['--num-val-examples', '0'], '--num-val-examples must be positive'),
 ])
 def test_normalization_and_seed_flags_are_checked(flags, needle):
     """A std of 0 or a NaN mean trained to NaN weights with exit 0; a seed out of numpy's
