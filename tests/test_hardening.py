@@ -330,13 +330,14 @@ def test_a_dead_role_ends_the_whole_distributed_job(recs, tmp_path, role, sig, n
     process of the job outlives it."""
     import threading
     import launch
-    from test_training import _role_pids
+    from test_training import SHARED_CORES, _role_pids
     cmd = [sys.executable, 'tools/launch.py', '-n', '2', '-s', '1', '--launcher', 'local',
            sys.executable] + [str(a) for a in train(
                recs, tmp_path / 'd', '--kv-store', 'dist_sync', '--num-epochs', '50',
                '--batch-size', '16', '--disp-batches', '1', '--dist-timeout', '300')]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            env=dict(os.environ, **SHARED_CORES))
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()

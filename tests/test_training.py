@@ -213,12 +213,16 @@ def test_cifar_layout_is_the_default_for_cifar():
     assert shapes['last-1x1-conv-relu6_output'][2:] == (4, 4)
 
 
+# OMP_NUM_THREADS unset for tools/launch.py, as in a user's shell (the suite's process has
+# it set): the launcher then shares the cores among the local workers.
+SHARED_CORES = {'OMP_NUM_THREADS': ''}
+
+
 def fit_network(args):
     from common import train
     return train.get_network(args, Form.RELEASED)
 
 
-@pytest.mark.slow
 def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
     out = tmp_path / 'dist'
     out.mkdir()
@@ -230,9 +234,13 @@ def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
            '--rgb-mean', '128,128,128', '--rgb-std', '64,64,64', '--data-val=',
            '--data-nthreads', '1', '--disp-batches', '2', '--model-prefix', tmp_path / 'd',
            '--gpus', '']  # as the README writes it (--gpus ""): the launcher keeps the ''
-    proc = run_script(*cmd, timeout=300)
+    # (unset, as in a user's shell: the launcher shares the cores among the workers)
+    proc = run_script(*cmd, timeout=300, env=SHARED_CORES)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
+    import launch
+    shared = 'OMP_NUM_THREADS=%d' % launch.local_threads('worker', 2)
+    assert log.count(shared) == 2, re.findall(r'OMP_NUM_THREADS=\S*', log)
     # Both workers ran both epochs, each on its own part, and learned: the servers
     # applied the optimizer (it reaches them pickled, scheduler included).
     final = [float(v) for v in re.findall(r'Epoch\[1\] Train-accuracy=([\d.]+)', log)]
@@ -273,7 +281,7 @@ def test_dead_worker_stops_the_whole_job(small_recs, tmp_path):
            '--batch-size', '16', '--num-epochs', '2', '--gpus=', '--data-nthreads', '1',
            '--model-prefix', tmp_path / 'd', '--rank1-dies-at-batch', '2', '--dist-timeout', '20']
     tic = time.time()
-    proc = run_script(*cmd, timeout=240)
+    proc = run_script(*cmd, timeout=240, env=SHARED_CORES)
     assert proc.returncode != 0
     # (the launcher numbers its tasks itself; they need not match the kvstore ranks)
     assert re.search(r'worker \d of the job exited with an error; stopping every process',
@@ -317,7 +325,7 @@ def test_dead_server_stops_the_workers_in_bounded_time(small_recs, tmp_path):
            '--model-prefix', str(tmp_path / 'd'), '--dist-timeout', '10']
     import threading
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=dict(os.environ, **SHARED_CORES))
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
@@ -361,6 +369,18 @@ def test_fashion_mnist_recipe():
     lr = schedule.learning_rate(15.5, args.lr, args.num_epochs, 'cosine', steps=steps,
                                 warmup_epochs=1)
     assert lr == pytest.approx(0.05)
+
+
+def test_local_workers_share_the_cores():
+    """Each of N local workers gets cores/N OpenMP threads (at least 1): two workers of 2
+    threads each on 2 cores ran at 8 images/s each, of 1 thread each at 46."""
+    import launch
+    assert launch.local_threads('worker', '2', cores=2) == 1
+    assert launch.local_threads('worker', 2, cores=8) == 4
+    assert launch.local_threads('worker', 3, cores=2) == 1
+    assert launch.local_threads('worker', None, cores=4) == 4
+    assert launch.local_threads('server', 2, cores=8) == 1
+    assert launch.local_threads('scheduler', 1, cores=8) == 1
 
 
 # The wheel's tracker: Thread.setDaemon, and the socket it leaves open when it cannot bind.

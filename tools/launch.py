@@ -141,6 +141,8 @@ def _supervise_local_jobs():
         env = dict(os.environ)
         env.update({k: str(v) for k, v in pass_env.items()})
         env.update(DMLC_TASK_ID=str(taskid), DMLC_ROLE=role, DMLC_JOB_CLUSTER='local')
+        if not os.environ.get('OMP_NUM_THREADS'):  # (the user's value stands)
+            env['OMP_NUM_THREADS'] = str(local_threads(role, pass_env.get('DMLC_NUM_WORKER')))
         # (The wheel joins the words with spaces, which loses an empty one: --gpus "".)
         job.run_role(' '.join(word if word else "''" for word in cmd), env, role, taskid)
     local.exec_cmd = exec_cmd
@@ -162,6 +164,15 @@ def _supervise_local_jobs():
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     return job
+
+
+def local_threads(role, num_workers, cores=None):
+    """OpenMP threads of one process of a local job: the workers share the cores (each
+    taking all of them collapses every one: 8 images/s per worker instead of ~40 on 2
+    cores); servers and the scheduler only add and pass arrays, one thread each."""
+    if role != 'worker':
+        return 1
+    return max(1, (cores or os.cpu_count() or 1) // max(1, int(num_workers or 1)))
 
 
 def free_port():
