@@ -27,8 +27,8 @@ import symbol  # noqa: E402
 from common.module import Module  # noqa: E402
 from symbol import Form  # noqa: E402
 
-BATCH = int(os.environ.get('FS_BATCH', 16))
-SHAPE = tuple(int(v) for v in os.environ.get('FS_SHAPE', '3,32,32').split(','))
+BATCH = int(os.environ.get('FS_BATCH', 8))
+SHAPE = tuple(int(v) for v in os.environ.get('FS_SHAPE', '3,16,16').split(','))
 CLASSES = 4
 LR = float(os.environ.get('FS_LR', 0.05))
 

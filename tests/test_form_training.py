@@ -10,11 +10,16 @@ their initialization is chaotic. Measured here (igcv3, 3x32x32, batch 16, lr 0.0
 moving the initial weights by 1e-7 relative (float32 rounding) leaves the released ops'
 weights after 20 steps as far from the unmoved run's as both are from the start
 (distance / update = 1.07, at lr 0.001 too), and so are the forms'. Along one trajectory
-the steps agree: the largest distance of a form's step from the released step, over the
-step's own update, was 1.1% for IGCV3 and 3.6% for MobileNetV2 (padded; the median step
-0.03% and 0.1%), where the released ops' own step from weights moved by 1e-7 gives 0.54%
-and 1.2%; the running statistics agreed to 2e-6 and 1.6e-5 relative. TOLERANCE allows
-about 3x the largest and 5x the median seen.
+the steps agree: at 3x32x32 and batch 16 the largest distance of a form's step from the
+released step, over the step's own update, was 1.1% for IGCV3 and 3.6% for MobileNetV2
+(padded; the median step 0.03% and 0.1%), where the released ops' own step from weights
+moved by 1e-7 gives 0.54% and 1.2%. The test runs at 3x16x16 and batch 8 (form_steps.py's
+defaults; a quarter of the time), where on this project's AMD EPYC machine the largest
+was 0.47% (IGCV3) and 1.3% (MobileNetV2, padded; fused 0.44% and 0.94%), the median
+0.0006% and 0.014%, the running statistics 1.4e-6 and 4.8e-6 relative, while the 20 steps
+moved the weights by 68% and 114% of their norm. TOLERANCE allows about 4x the largest and
+7x the median seen, 10x the statistics'; MXNet's own Module (last test) misses the
+statistics by 1.0.
 """
 import os
 import subprocess
@@ -35,13 +40,11 @@ import form_steps  # noqa: E402
 STEPS = 20
 # Largest distance of a form's step from the released step, over the step's own update
 # (weights), and over the running statistics' own change (BatchNorm).
-TOLERANCE = {'arg': 0.1, 'arg_median': 0.005, 'aux': 1e-4}
+TOLERANCE = {'arg': 0.05, 'arg_median': 0.001, 'aux': 5e-5}
 NETWORKS = ['igcv3', 'mobilenetv2']
 # (Form.CPU_TRAINING, unfused, trains only where DNNL_MAX_CPU_ISA is set to AVX-512 by
 # hand; the check of MXNet's own Module below runs in it.)
 FORMS = ['fused', 'padded']
-# Minutes of processes: make test-all runs them, make test does not.
-pytestmark = pytest.mark.slow
 
 
 def run_steps(mode, network, form, source, out, start=0, end=STEPS, **env_extra):
