@@ -10,7 +10,7 @@
         python train_imagenet.py --kv-store dist_sync --data-dir=data/imagenet
 
 Data: train.rec and val.rec (or NAME_train.rec and NAME_val.rec) in --data-dir, packed by
-tools/im2rec.py (README, ImageNet: the training tree and the flat validation folder).
+tools/im2rec.py (docs/training.md, ImageNet: the training tree and the flat validation folder).
 Recipe: 480 epochs, SGD momentum 0.9, lr 0.045 x0.98 after every epoch, wd 4e-5, total
 batch 96, Xavier(gaussian, in, 2), mean subtraction only, random crop + mirror + HSL
 jitter at random scale 0.533-1.0; validation center crop 224 of the 256 short side.
@@ -37,7 +37,7 @@ def data_dir_records(folder):
             return (os.path.join(folder, train),
                     os.path.join(folder, val) if os.path.isfile(os.path.join(folder, val)) else '')
     raise UserError('--data-dir %s holds neither train.rec nor NAME_train.rec: pack them with '
-                    'tools/im2rec.py (README, ImageNet)' % folder)
+                    'tools/im2rec.py (docs/training.md, ImageNet)' % folder)
 
 
 def parse_args(argv=None):

@@ -38,7 +38,7 @@ def seed_everything(seed):
 def create_kvstore(kv_store):
     if 'dist' in kv_store and 'DMLC_ROLE' not in os.environ:
         raise UserError('--kv-store %s needs the distributed launcher: run through '
-                        'tools/launch.py (see README, "Many machines")' % kv_store)
+                        'tools/launch.py (see docs/training.md, "Many machines")' % kv_store)
     try:
         return mx.kvstore.create(kv_store)
     except mx.base.MXNetError:

@@ -3,7 +3,7 @@
 On a machine with few cores, mx.io.ImageRecordIter's decoding and prefetch threads
 share the cores with the training's OpenMP team on every batch: on this project's 2-core
 machine a Fashion-MNIST epoch trained at 95 images/s from records and at 136 on
-synthetic data of the same shape (README, Speed). A set whose decoded images fit in
+synthetic data of the same shape (docs/speed.md). A set whose decoded images fit in
 memory, all of the network's input size, and whose training augmentations are only
 ImageRecordIter's padding, random crop and mirror is therefore decoded once (OpenCV,
 with ImageRecordIter's channel flag; the first images are checked against MXNet's own
@@ -94,7 +94,7 @@ def _same_as_mxnet(rec_path, offsets, images, image_shape, count=256):
     spin-wait of every team (gomp_managed_threads > available CPUs), so the training
     step's OpenMP team sleeps in futex calls between parallel regions: on this project's
     2-core machine a Fashion-MNIST step fell from about 170 to 125 images/s for the rest
-    of the process (README, Speed). tests/test_memory_data.py compares the batches with
+    of the process (docs/speed.md). tests/test_memory_data.py compares the batches with
     ImageRecordIter's."""
     n = min(count, len(images))
     flag = 1 if image_shape[0] == 3 else 0

@@ -14,7 +14,7 @@ TRAINING_ISA = 'AVX2'
 
 
 def configure():
-    """CPU defaults, each only where the user has not set the variable (README, Speed):
+    """CPU defaults, each only where the user has not set the variable (docs/speed.md):
     - OMP_NUM_THREADS: every core (MXNet's OpenMP otherwise uses half of them, which
       halves CPU speed on small machines);
     - MXNET_USE_OPERATOR_TUNING=0: MXNet's operator tuning runs cheap elementwise ops
@@ -32,7 +32,7 @@ def use_training_kernels():
     of 8 around convolutions whose input channels are not a multiple of 16 (IGCV3's 24).
     When the two meet, MXNet 1.9 hands oneDNN a BatchNorm backward whose data and
     gradient layouts differ, and oneDNN runs its reference kernel, two orders of magnitude
-    slower. With AVX2 kernels every layout has blocks of 8 (README, Speed). Inference keeps
+    slower. With AVX2 kernels every layout has blocks of 8 (docs/speed.md). Inference keeps
     the AVX-512 kernels (it has no BatchNorm backward). Call it before the process runs
     its first oneDNN operator; oneDNN reads the variable once. Returns the ISA in effect.
     """

@@ -29,7 +29,7 @@ def add_fit_args(parser):
                             'inside oneDNN; on AVX-512 CPUs, where the widths allow, the '
                             '24-channel activations padded to 32 for AVX-512 kernels, else '
                             'AVX2 kernels (the log says which): same parameters and '
-                            'function, faster on CPUs; README, Speed); 0: the released ops; '
+                            'function, faster on CPUs; docs/speed.md); 0: the released ops; '
                             'default 1 on the CPU, 0 with GPUs. Checkpoints keep the released '
                             'graph either way')
     train.add_argument('--gpus', type=str, default=None,

@@ -10,7 +10,7 @@ A rewrite of the graph (any checkpoint's, the released one included) and its par
   weight is the block-diagonal matrix of the grouped one;
 - for INT8 (``all_dense``), every grouped 1x1 conv becomes dense: oneDNN quantizes its
   grouped kernels badly (tools/quantize.py). In FP32 the others stay grouped, which is
-  faster (README, Speed).
+  faster (docs/speed.md).
 Used by score.py, predict.py and tools/benchmark.py through
 common.inference.bind_for_inference (fused=True), and by tools/quantize.py before INT8
 calibration.

@@ -50,8 +50,8 @@ def capped_bn_relu6(data, prefix, settings):
       variance 1, eps 0: exactly 6 - v), a single elementwise pass.
     Both are oneDNN operators that keep oneDNN's blocked activation layout; the
     ``min(relu(y), 6)`` of Form.CPU_TRAINING is not, and MXNet converts every activation
-    to and from the plain layout around it (about 30% of a training step at 32x32, README,
-    Speed). The fixed statistics are auxiliary states of this graph only, marked
+    to and from the plain layout around it (about 30% of a training step at 32x32,
+    docs/speed.md). The fixed statistics are auxiliary states of this graph only, marked
     CONSTANT_ATTR: symbol.training_form.aux_to_graph supplies them and aux_to_released
     drops them, so checkpoints hold the released states."""
     bn = settings['name']

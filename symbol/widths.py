@@ -1,6 +1,6 @@
 """Width rules: the channel count of every layer from a stage table and a multiplier.
 
-Two rules, both needed (README, "The networks"):
+Two rules, both needed (docs/design.md):
 - ``upstream``: exactly what the released code computed (Python 2 rounding and, for the
   IGCV3 files, its quirks), so upstream's checkpoints at other widths fit;
 - ``standard``: the usual rule, int(c*m) rounded up to the alignment, applied once.

@@ -46,7 +46,7 @@ def random_checkpoint(tmp_path, network, shape, classes, magnitude=0.5, settle=T
     for _ in range(steps):
         exe.forward(is_train=True, data=mx.nd.array(rng.uniform(-2, 2, (4,) + shape)))
         exe.backward()  # MXNet's oneDNN BatchNorm updates the running statistics here,
-        mx.nd.waitall()  # unordered by the engine (README, Training): wait for them
+        mx.nd.waitall()  # unordered by the engine (docs/training.md): wait for them
     # From zero, BN's momentum 0.9 left (1 - 0.9^steps) x the batches' average statistics.
     for arr in exe.aux_dict.values() if settle else ():
         arr[:] = arr / (1 - 0.9 ** steps)
@@ -283,7 +283,7 @@ def test_keep_graph_quantizes_the_grouped_convolutions_as_they_are(trained, tmp_
     """Without --keep-graph the graph is first rewritten to the inference form (every
     permutation folded into dense 1x1 convs, symbol.inference_form); with it, the grouped
     convs and the permutations between them are quantized as the checkpoint has them,
-    which costs accuracy (README, Deployment). Both score with no flags."""
+    which costs accuracy (docs/scoring-deployment.md). Both score with no flags."""
     folder, _ = trained
 
     def quantized(name, *extra):

@@ -235,7 +235,7 @@ def test_user_errors(tmp_path, args, needles):
 
 
 def test_imagenet_tree_and_flat_val_folder_to_data_dir(tmp_path):
-    """The README's ImageNet path in miniature: a class-folder training tree and a flat
+    """docs/training.md's ImageNet path in miniature: a class-folder training tree and a flat
     validation folder with a LOC_val_solution.csv label file, listed and packed with the
     same labels, then trained on through --data-dir."""
     rng = np.random.RandomState(0)

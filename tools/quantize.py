@@ -9,7 +9,7 @@ Writes OUT-symbol.json, OUT-0000.params and OUT-model.json, a checkpoint score.p
 predict.py evaluate like any other. Input shape, resize, mean and std default to the
 checkpoint's model info (see score.py); the INT8 checkpoint carries them on. MXNet's plain quantizer rejects grouped convolutions; its oneDNN path
 (quantize_model_mkldnn) fuses conv+BN+ReLU first and accepts them, but its INT8 grouped
-1x1 convolutions wreck IGCV3's accuracy (README, Deployment: compare --keep-graph). So
+1x1 convolutions wreck IGCV3's accuracy (docs/scoring-deployment.md: compare --keep-graph). So
 the graph is first put in its inference form with every grouped 1x1 conv dense
 (symbol.inference_form: block-diagonal weights, channel permutations folded into
 parameters; the same function, and the INT8 checkpoint stores it), which oneDNN

@@ -110,7 +110,7 @@ def parse_args(argv=None):
         if not os.path.isfile(os.path.join(ROOT, path)):
             raise UserError('%s %s: no such file; %s' % (flag, path, 'make fashion-mnist'
                             if args.dataset == 'fashion-mnist' else
-                            'convert the archives with tools/cifar_to_rec.py (README, CIFAR)'))
+                            'convert the archives with tools/cifar_to_rec.py (docs/training.md, CIFAR)'))
     args.out = args.out or os.path.join('runs', args.dataset)
     return args
 
@@ -194,7 +194,7 @@ def train_and_score(args, network, seed, finished):
         log = f.read()
     _, seconds, speed = training_log.run_speed(training_log.parse_log(log_path))
     params, macs = counts(network, args.dataset)
-    # The form it trained in (README, Speed): images/s compare only within one form.
+    # The form it trained in (docs/speed.md): images/s compare only within one form.
     forms = re.findall(r'CPU training: (.*)', log)
     result = {'network': network, 'seed': seed, 'epochs': args.epochs,
               'training_form': forms[-1].strip() if forms else None,
