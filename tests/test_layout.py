@@ -140,3 +140,34 @@ def test_license_and_citation():
     readme = (root / 'README.md').read_text()
     assert 'arXiv:1806.00178' in readme and '(MIT, `LICENSE`)' in readme
     assert '@inproceedings{sun2018igcv3' in readme
+
+
+def _anchor(heading):
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to -."""
+    return re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-')
+
+
+def test_links_of_the_readme_and_docs_resolve():
+    """Every relative link of README.md, models/README.md and docs/*.md names a file of the
+    repository and, with #anchor, a heading of that file (the reference moved to docs/)."""
+    pages = ['README.md', 'models/README.md'] + ['docs/' + n for n in
+                                                 sorted(os.listdir(os.path.join(ROOT, 'docs')))]
+    assert len(pages) > 5
+    broken = []
+    for page in pages:
+        with open(os.path.join(ROOT, page)) as f:
+            text = f.read()
+        for target in re.findall(r'\]\(([^)\s]+)\)', text):
+            if re.match(r'[a-z]+:', target):
+                continue  # (https: and the like)
+            path, _, anchor = target.partition('#')
+            full = os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path)) \
+                if path else os.path.join(ROOT, page)
+            if not os.path.exists(full):
+                broken.append('%s: %s' % (page, target))
+            elif anchor:
+                with open(full) as f:
+                    headings = [_anchor(l.lstrip('#')) for l in f if l.startswith('#')]
+                if anchor not in headings:
+                    broken.append('%s: %s (no such heading)' % (page, target))
+    assert broken == []
