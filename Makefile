@@ -1,5 +1,5 @@
 # make setup   build .venv from the pinned requirements (fast when nothing changed)
-# make test    set up, then run the test suite on the CPU
+# make test    set up, then lint (ruff) and run the test suite on the CPU
 # make demo    set up, then train and score IGCV3 on scikit-learn's digits (CPU, ~3 min)
 # make fashion-mnist  install Debian's dataset-fashion-mnist if needed, convert it to
 #                     data/fashion-mnist/{train,val}.rec + .idx and classes.txt
@@ -26,9 +26,11 @@ $(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
 	touch $@
 
 test: setup
+	$(PY) -m ruff check --no-cache .
 	$(PY) -m pytest tests -m "not slow" --durations=15
 
 test-all: setup
+	$(PY) -m ruff check --no-cache .
 	$(PY) -m pytest tests --durations=15
 
 demo: setup

@@ -30,11 +30,11 @@ def data_dir_records(folder):
     and NAME_val.rec pair that tools/im2rec.py --list --train-ratio packs."""
     if not os.path.isdir(folder):
         raise UserError('--data-dir %s: no such folder' % folder)
-    for train, val in (('train.rec', 'val.rec'),) + tuple(
+    for train_rec, val in (('train.rec', 'val.rec'),) + tuple(
             (n, n[:-len('_train.rec')] + '_val.rec') for n in sorted(os.listdir(folder))
             if n.endswith('_train.rec')):
-        if os.path.isfile(os.path.join(folder, train)):
-            return (os.path.join(folder, train),
+        if os.path.isfile(os.path.join(folder, train_rec)):
+            return (os.path.join(folder, train_rec),
                     os.path.join(folder, val) if os.path.isfile(os.path.join(folder, val)) else '')
     raise UserError('--data-dir %s holds neither train.rec nor NAME_train.rec: pack them with '
                     'tools/im2rec.py (docs/training.md, ImageNet)' % folder)
