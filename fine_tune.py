@@ -32,7 +32,7 @@ runtime.configure()  # before mxnet loads
 import mxnet as mx  # noqa: E402
 
 from common import checkpoint, data, fit, protocol, train  # noqa: E402
-from common.cli import run, setup_logging  # noqa: E402
+from common.cli import ArgumentParser, run, setup_logging  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from symbol import Form  # noqa: E402
 
@@ -52,7 +52,14 @@ def parse_args(argv=None):
                       help='keep the stem and the first N stages fixed')
     parser.set_defaults(network=None, num_epochs=30, lr=0.01, lr_step_epochs='20',
                         lr_factor=0.1, wd=1e-4, batch_size=64, load_epoch=0)
-    known, _ = parser.parse_known_args(argv)
+    # The pretrained model's protocol before anything is parsed, so that --help shows the
+    # defaults this run would use (without --pretrained-model the parser refuses, or helps).
+    first = ArgumentParser(add_help=False)
+    first.add_argument('--pretrained-model')
+    first.add_argument('--load-epoch', type=int, default=0)
+    known, _ = first.parse_known_args(argv)
+    if known.pretrained_model is None:
+        return data.parse_args(parser, argv)
     _, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
     proto = protocol.resolve(argparse.Namespace(), known.pretrained_model, known.load_epoch or 0)
     info = proto.info or {}

@@ -17,6 +17,8 @@ grey), mirror on (clothing is left-right symmetric), and the
 recipe's schedule scaled to the --num-epochs budget: cosine from lr 0.1 to 0 after one
 epoch of linear warm-up (default 30 epochs).
 """
+import argparse
+
 from common import runtime
 runtime.configure()  # before mxnet loads
 
@@ -52,8 +54,12 @@ def parse_args(argv=None):
         network='igcv3', image_shape='3,32,32', num_epochs=400,
         batch_size=64, lr=0.1, lr_factor=0.1, lr_step_epochs='200,300,350', mom=0.9, wd=1e-4,
         pad_size=4, val_resize=0, data_nthreads=2, kv_store='device', top_k=0)
-    known, _ = parser.parse_known_args(argv)
-    parser.set_defaults(**DATASETS[known.dataset])
+    # The dataset's recipe before anything is parsed, so that --help shows the defaults
+    # this run would use (a --dataset not in DATASETS is left to the parser to refuse).
+    dataset = argparse.ArgumentParser(add_help=False)
+    dataset.add_argument('--dataset', default='cifar10')
+    known, _ = dataset.parse_known_args(argv)
+    parser.set_defaults(**DATASETS.get(known.dataset, {}))
     args = data.parse_args(parser, argv)
     # The dataset's name goes with the checkpoints when its own records are trained on.
     args.dataset_name = args.dataset if args.data_train == DATASETS[args.dataset]['data_train'] \

@@ -130,3 +130,20 @@ def test_bad_fine_tuning_flags_are_one_line(trained, target, tmp_path, change, n
     proc = run_script(*(cmd + change.get('add', [])))
     assert_one_line_error(proc, needle)
     assert not list(tmp_path.glob('f-*'))
+
+
+def test_help_shows_the_pretrained_models_defaults(trained, capsys):
+    """--help with --pretrained-model shows the input shape, mean and std this run takes
+    from the checkpoint's model info, not ImageNet's."""
+    import fine_tune
+    folder, _ = trained
+    info = json.loads((folder / 'm-model.json').read_text())
+    with pytest.raises(SystemExit) as stop:
+        fine_tune.parse_args(['--pretrained-model', str(folder / 'm'), '--load-epoch', '2',
+                              '--help'])
+    assert stop.value.code == 0
+    shown = ' '.join(capsys.readouterr().out.split())
+    assert '(default: %s)' % ','.join(map(str, info['image_shape'])) in shown
+    assert '(default: %s)' % ','.join('%g' % v for v in info['mean']) in shown
+    assert '(default: %s)' % ','.join('%g' % v for v in info['std']) in shown
+    assert '123.68' not in shown

@@ -353,6 +353,26 @@ def test_dead_server_stops_the_workers_in_bounded_time(small_recs, tmp_path):
         proc.stderr.close()
 
 
+@pytest.mark.parametrize('argv,wanted', [
+    (['--dataset', 'fashion-mnist'], ['--num-epochs NUM_EPOCHS epochs to train (default: 30)',
+                                      '(default: 72.94,72.94,72.94)', '(default: 1,28,28)',
+                                      'number of classes (default: 10)', '(default: cosine)']),
+    ([], ['epochs to train (default: 400)', '(default: 125.307,122.950,113.865)',
+          '(default: 3,32,32)', 'number of classes (default: 10)']),
+    (['--dataset=cifar100'], ['number of classes (default: 100)', '(default: 129.304,']),
+])
+def test_help_shows_the_defaults_the_run_uses(capsys, argv, wanted):
+    """--help after the dataset's recipe: not ImageNet's mean, 400 epochs for
+    Fashion-MNIST, or no class count."""
+    with pytest.raises(SystemExit) as stop:
+        train_cifar.parse_args(argv + ['--help'])
+    assert stop.value.code == 0
+    shown = ' '.join(capsys.readouterr().out.split())
+    for text in wanted:
+        assert text in shown, text
+    assert '123.68' not in shown
+
+
 def test_fashion_mnist_recipe():
     args = train_cifar.parse_args(['--dataset', 'fashion-mnist'])
     assert (args.image_shape, args.num_classes, args.rgb_mean, args.rgb_std) == \
