@@ -2,7 +2,7 @@
 
 A network is data (NetworkSpec: its stage table, group counts, width arithmetic) plus a
 family that makes its block. The builder (symbol.builder), tools/summary.py and the
-PyTorch twin (tools/torch_igcv3.py) all read these records.
+PyTorch twin (common/torch_igcv3.py) all read these records.
 """
 from dataclasses import dataclass
 

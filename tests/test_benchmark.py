@@ -166,7 +166,7 @@ def test_torch_twin_is_built_from_the_same_record(network):
     """The PyTorch twin of every registered network has the MXNet network's parameters
     (optional: needs torch, requirements-bench.txt)."""
     pytest.importorskip('torch')
-    import torch_igcv3
+    from common import torch_igcv3
     for shape, classes in (((3, 32, 32), 10), ((3, 224, 224), 1000)):
         ours = complexity(symbol.get_symbol(network, image_shape=shape, num_classes=classes),
                           shape)['params']

@@ -105,7 +105,7 @@ def _configure_index(tree):
 
 
 ENTRY_POINTS = sorted(p for p in _python_files() if '/' not in p or
-                      (p.startswith('tools/') and p not in ('tools/_path.py', 'tools/torch_igcv3.py')))
+                      (p.startswith('tools/') and p != 'tools/_path.py'))
 
 
 @pytest.mark.parametrize('path', ENTRY_POINTS)
@@ -114,7 +114,7 @@ def test_entry_points_configure_the_runtime_before_mxnet_loads(path):
     assert {'common.fit', 'common.data', 'common.checkpoint'} <= heavy
     assert 'common.cli' not in heavy and 'common.runtime' not in heavy
     tree, imports = _module_imports(path, nested=True)
-    first = min((i for i, m in imports if m.split('.')[0] in ('mxnet', 'symbol', 'torch_igcv3')
+    first = min((i for i, m in imports if m.split('.')[0] in ('mxnet', 'symbol')
                  or m in heavy or any(m.startswith(h + '.') for h in heavy)), default=None)
     configured = _configure_index(tree)
     if first is None:
@@ -171,3 +171,18 @@ def test_links_of_the_readme_and_docs_resolve():
                 if anchor not in headings:
                     broken.append('%s: %s (no such heading)' % (page, target))
     assert broken == []
+
+
+SCRIPTS = {p[:-3].split('/')[-1] for p in _python_files()
+           if '/' not in p or p.startswith('tools/')} - {'_path'}
+
+
+@pytest.mark.parametrize('path', sorted(p for p in _python_files()
+                                        if '/' not in p or p.startswith(('tools/', 'common/',
+                                                                         'symbol/'))))
+def test_no_module_imports_a_script(path):
+    """Entry points and tools are command lines: what another needs lives in common/ or
+    symbol/ (a recipe, the paper's tables, the PyTorch networks), never imported from a
+    script (tools/_path.py, which puts the root on sys.path, excepted)."""
+    _, imports = _module_imports(path, nested=True)
+    assert sorted({m for _, m in imports if m.split('.')[0] in SCRIPTS}) == []

@@ -18,7 +18,7 @@ is repeated N times, the phases interleaved, and the medians reported:
 - data: images/s of the training iterator (ImageRecordIter with the ImageNet recipe's
   augmentations, or the CIFAR recipe's for small inputs) on a generated .rec of JPEGs;
 - --compare-torch: the same network in PyTorch, built from the same stage table
-  (tools/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
+  (common/torch_igcv3.py; needs torch, see requirements-bench.txt), trained and run the
   same way; trained eager in three configurations (torch_train: float32 NCHW;
   torch_train_cl: channels_last; torch_train_bf16: bfloat16 autocast, float32
   parameters and optimizer) and under torch.compile (torch_compile: the configuration of
@@ -187,16 +187,16 @@ def _write_records(args, shape, path, count):
 
 
 def _recipe_flags(args, shape, rec, count):
-    """(recipe module, its flags) training on ``rec`` with the recipe's augmentations:
-    train_cifar's (Fashion-MNIST's for 1 channel) for inputs up to 64, else train_imagenet's."""
-    import train_cifar
-    import train_imagenet
+    """(recipe's parse function, its flags) training on ``rec`` with the recipe's
+    augmentations: train_cifar's (Fashion-MNIST's for 1 channel) for inputs up to 64, else
+    train_imagenet's (common/recipes.py)."""
+    from common import recipes
     small = shape[1] <= 64
     flags = (['--dataset', 'fashion-mnist'] if shape[0] == 1 and small else []) + [
         '--data-train', rec, '--data-val=', '--batch-size', str(args.batch_size),
         '--num-examples', str(count), '--num-classes', str(args.num_classes),
         '--image-shape', ','.join(map(str, shape)), '--seed', '0']
-    return (train_cifar if small else train_imagenet), flags
+    return (recipes.parse_small_image_args if small else recipes.parse_imagenet_args), flags
 
 
 def phase_data(args, shape):
@@ -205,8 +205,8 @@ def phase_data(args, shape):
     try:
         rec = _write_records(args, shape, os.path.join(folder, 'd'), args.data_images)
         recipe, flags = _recipe_flags(args, shape, rec, args.data_images)
-        targs = recipe.parse_args(flags + ['--data-nthreads', str(os.cpu_count()),
-                                           '--data-in-memory', '0'])  # (times ImageRecordIter)
+        targs = recipe(flags + ['--data-nthreads', str(os.cpu_count()),
+                                '--data-in-memory', '0'])  # (times ImageRecordIter)
         train, _ = data.get_rec_iter(targs)
 
         def epoch():
@@ -239,7 +239,7 @@ def phase_fit(args, shape, source, dtype=None):
                   os.path.join(folder, 'm'), '--log-file', log, '--disp-batches', '1000000',
                   '--dtype', dtype or args.dtype]
         flags += ['--data-val', rec] if source == 'records' else ['--benchmark', '1']
-        targs = recipe.parse_args(flags)
+        targs = recipe(flags)
         fit.fit(targs, train.get_network)
         for handler in logging.getLogger().handlers:  # (fit's log file, read whole below)
             handler.flush()
@@ -293,7 +293,7 @@ def phase_torch(args, shape, config=None, compiled=False):
         import torch
     except ImportError:
         return {'skipped': 'torch is not installed (pip install -r requirements-bench.txt)'}
-    import torch_igcv3
+    from common import torch_igcv3
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count()))
     torch.manual_seed(0)
     model = torch_igcv3.build(args.network.lower(), args.num_classes, shape)

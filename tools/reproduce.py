@@ -31,13 +31,13 @@ from common import runtime
 runtime.configure()  # before mxnet loads
 
 import symbol  # noqa: E402
-import train_cifar  # noqa: E402
 from common.atomic import atomic_path  # noqa: E402
 from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
                         run_step, setup_logging)
 from common import training_log, verdict  # noqa: E402
 from common.complexity import complexity  # noqa: E402
-from summary import PAPER_CIFAR  # noqa: E402
+from symbol.paper import PAPER_CIFAR  # noqa: E402
+from common.recipes import DATASETS  # noqa: E402
 
 DEFAULT_NETWORKS = 'igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2'
 # train_cifar.py flags this tool sets for every run (--train-flags may not).
@@ -48,7 +48,7 @@ OWNED_FLAGS = {'--dataset', '--network', '--num-epochs', '--seed', '--batch-size
 
 def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--dataset', default='fashion-mnist', choices=sorted(train_cifar.DATASETS))
+    parser.add_argument('--dataset', default='fashion-mnist', choices=sorted(DATASETS))
     parser.add_argument('--networks', default=DEFAULT_NETWORKS, help='comma list')
     parser.add_argument('--epochs', type=int, default=10)
     parser.add_argument('--seeds', default='1', help='comma list of seeds')
@@ -103,7 +103,7 @@ def parse_args(argv=None):
         raise UserError('--val-subset must be 0 (no validation during training) or more')
     if args.epochs < 1 or not args.seeds or not args.networks:
         raise UserError('give --epochs >= 1, at least one seed and one network')
-    recipe = train_cifar.DATASETS[args.dataset]
+    recipe = DATASETS[args.dataset]
     args.data_train = args.data_train or recipe['data_train']
     args.data_val = args.data_val or recipe['data_val']
     for flag, path in (('--data-train', args.data_train), ('--data-val', args.data_val)):
@@ -125,7 +125,7 @@ def _python(cmd):
 
 
 def counts(network, dataset):
-    recipe = train_cifar.DATASETS[dataset]
+    recipe = DATASETS[dataset]
     shape = symbol.parse_image_shape(recipe.get('image_shape', '3,32,32'))
     c = complexity(symbol.get_symbol(network, image_shape=shape,
                                      num_classes=recipe['num_classes']), shape)

@@ -3,7 +3,6 @@ stage table, group counts, width arithmetic), for speed comparisons
 (tools/benchmark.py --compare-torch). Optional: needs torch (requirements-bench.txt)."""
 import contextlib
 
-import _path  # noqa: F401
 import torch
 from torch import nn
 
