@@ -35,6 +35,7 @@ from common import checkpoint, data, fit, protocol, train  # noqa: E402
 from common.cli import ArgumentParser, run, setup_logging  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from symbol import Form  # noqa: E402
+from symbol.layers import CLASSIFIER, FLATTEN, STEM, stage_prefix  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -43,7 +44,7 @@ def parse_args(argv=None):
     tune.add_argument('--pretrained-model', required=True,
                       help='checkpoint prefix (PREFIX-%%04d.params) or a registered network '
                            'whose released weights are models/NAME-0000.params')
-    tune.add_argument('--layer-before-fullc', default='flatten',
+    tune.add_argument('--layer-before-fullc', default=FLATTEN,
                       help='the last layer kept; a new classifier fc follows it')
     tune.add_argument('--lr-mult-pretrained', type=float, default=1.0,
                       help='learning-rate multiplier of the pretrained layers (the new '
@@ -84,14 +85,14 @@ def replace_head(sym, layer, num_classes, label_smoothing=0.0):
     if name not in internals.list_outputs():
         raise UserError('--layer-before-fullc %s: no such layer (the layer before fc is '
                         'flatten)' % layer)
-    fc = mx.sym.FullyConnected(internals[name], num_hidden=num_classes, name='fc')
+    fc = mx.sym.FullyConnected(internals[name], num_hidden=num_classes, name=CLASSIFIER)
     extra = {'smooth_alpha': float(label_smoothing)} if label_smoothing else {}
     return mx.sym.SoftmaxOutput(fc, name='softmax', **extra)
 
 
 def frozen(names, stages):
     """The parameters of the stem and of the first ``stages`` stages."""
-    heads = ['first-3x3-conv-'] + ['seq-%d-' % i for i in range(stages)]
+    heads = [STEM + '-'] + [stage_prefix(i) for i in range(stages)]
     return sorted(n for n in names if any(n.startswith(h) for h in heads))
 
 
@@ -104,7 +105,7 @@ def main():
                         ('--freeze-stages', args.freeze_stages)):
         if not (math.isfinite(value) and value >= 0):
             raise UserError('%s must be a finite number, 0 or more, got %s' % (flag, value))
-    if args.layer_before_fullc in ('fc', 'softmax'):
+    if args.layer_before_fullc in (CLASSIFIER, 'softmax'):
         raise UserError('--layer-before-fullc %s is the classifier itself; name a layer '
                         'before it (flatten, the default)' % args.layer_before_fullc)
     prefix, _ = checkpoint.resolve(args.pretrained_model, args.pretrained_epoch)
@@ -129,7 +130,7 @@ def main():
     except UserError as err:
         raise UserError('--pretrained-model %s does not fit --network %s: %s'
                         % (args.pretrained_model, args.network, err))
-    if args.layer_before_fullc != 'flatten' and args.fast_group_conv != 0:
+    if args.layer_before_fullc != FLATTEN and args.fast_group_conv != 0:
         # The CPU training forms compute other values at some inner nodes (a BatchNorm
         # before ReLU6, a permuted or padded activation): a classifier cut there would
         # learn from values the released graph, which checkpoints keep, does not give.

@@ -7,7 +7,7 @@ import mxnet as mx
 
 from .errors import NetworkConfigError
 from .forms import BUILT_FORMS, PAD_MULTIPLE, PADDABLE_FAMILIES, Form
-from .layers import LAST, STEM, conv_bn
+from .layers import CLASSIFIER, FLATTEN, LAST, STEM, block_name, conv_bn
 from .precision import bfloat16_graph
 from .registry import family_of, get_spec
 from .training_form import padded, padded_conv_bn
@@ -118,15 +118,15 @@ def build_network(spec, num_classes=1000, multiplier=1.0, image_shape=(3, 224, 2
         for j in range(stage.n):
             stride = stage.s if j == 0 else 1
             # Upstream gives every block but a stage's first a shortcut.
-            body = block(body, 'seq-%d-block%d' % (i, j), in_c, stage.expansion(j), stage.c,
+            body = block(body, block_name(i, j), in_c, stage.expansion(j), stage.c,
                          stride, j > 0)
             in_c = stage.c
     body = padded_conv_bn(body, LAST, plan.last, in_c, form, relu6=True, pad_out=False)
     pool_kernel = (-(-height // reduction), -(-width // reduction))
     body = mx.sym.Pooling(data=body, kernel=pool_kernel, stride=(1, 1), pool_type='avg',
                           global_pool=True, name='global_pool')
-    body = mx.sym.Flatten(data=body, name='flatten')
-    fc = mx.sym.FullyConnected(data=body, num_hidden=num_classes, name='fc')
+    body = mx.sym.Flatten(data=body, name=FLATTEN)
+    fc = mx.sym.FullyConnected(data=body, num_hidden=num_classes, name=CLASSIFIER)
     if dtype == 'float16':
         fc = mx.sym.Cast(data=fc, dtype='float32', name='fc_fp32')
     if label_smoothing:

@@ -11,9 +11,22 @@ import mxnet as mx
 
 from .forms import Form
 
-# Upstream layer names, kept so released checkpoints load by name.
+# Upstream layer names, kept so released checkpoints load by name: the roles of the
+# layers, declared once (the builder names them, fine-tuning and quantization find them).
 STEM = 'first-3x3-conv'
 LAST = 'last-1x1-conv'
+FLATTEN = 'flatten'  # the pooled features, what a classifier reads
+CLASSIFIER = 'fc'
+
+
+def stage_prefix(i):
+    """The name prefix of every layer of stage ``i`` (0-based): its blocks' parameters."""
+    return 'seq-%d-' % i
+
+
+def block_name(stage, j):
+    """The name of block ``j`` of stage ``stage``."""
+    return '%sblock%d' % (stage_prefix(stage), j)
 
 # Marks an auxiliary state that a CPU training form holds fixed at this value
 # (capped_bn_relu6); not part of the released network or its checkpoints.

@@ -16,7 +16,7 @@ from helpers import assert_one_line_error, run_script
 onnx = pytest.importorskip('onnx', reason='ONNX tests need requirements-deploy.txt (make test installs it)')
 onnxruntime = pytest.importorskip('onnxruntime', reason='ONNX tests need requirements-deploy.txt')
 
-import export_onnx  # noqa: E402  (tools/ is on the path through conftest)
+from common import onnx_export  # noqa: E402
 import symbol  # noqa: E402
 
 # What random_checkpoint's statistics settle on: pixels 0..255 normalized to [-2, 2).
@@ -78,12 +78,12 @@ def test_onnxruntime_matches_mxnet(tmp_path, network, shape, classes):
     assert 'same top-1: True (2 of 2 images' in proc.stderr
     sym, arg, aux, _ = checkpoint.load_model(prefix, 0, shape)
     x = np.random.RandomState(3).uniform(-2, 2, (3,) + shape).astype(np.float32)
-    ours = export_onnx.mxnet_probabilities(export_onnx.exportable_symbol(sym, shape), arg, aux, x)
+    ours = onnx_export.mxnet_probabilities(onnx_export.exportable_symbol(sym, shape), arg, aux, x)
     # The released graph (with SoftmaxOutput) gives the same probabilities as the export's.
     released = bind_for_inference(sym, arg, aux, 3, shape, [mx.cpu()], fused=False)
     released.forward(mx.io.DataBatch([mx.nd.array(x)], [mx.nd.zeros(3)]), is_train=False)
     np.testing.assert_allclose(ours, released.get_outputs()[0].asnumpy(), atol=1e-6)
-    theirs = export_onnx.onnx_probabilities(str(out), x)
+    theirs = onnx_export.onnx_probabilities(str(out), x)
     assert ours.max(1).min() > min(0.4, 10.0 / classes)  # far from uniform: a real comparison
     assert np.abs(ours - theirs).max() <= 1e-4
     np.testing.assert_array_equal(ours.argmax(1), theirs.argmax(1))
@@ -113,8 +113,8 @@ def test_export_of_a_trained_model_on_real_images(trained, trained_onnx):
                                std_r=64, std_g=64, std_b=64)
     x = next(iter(it)).data[0].asnumpy()
     sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, (3, 16, 16))
-    ours = export_onnx.mxnet_probabilities(export_onnx.exportable_symbol(sym, (3, 16, 16)), arg, aux, x)
-    theirs = export_onnx.onnx_probabilities(str(out), x)
+    ours = onnx_export.mxnet_probabilities(onnx_export.exportable_symbol(sym, (3, 16, 16)), arg, aux, x)
+    theirs = onnx_export.onnx_probabilities(str(out), x)
     assert np.abs(ours - theirs).max() <= 1e-4
     np.testing.assert_array_equal(ours.argmax(1), theirs.argmax(1))
 
@@ -189,10 +189,10 @@ def test_check_refuses_a_file_that_disagrees(trained, trained_onnx, tmp_path):
     out, _ = trained_onnx
     shape = (3, 16, 16)
     sym, arg, aux, _ = checkpoint.load_model(str(folder / 'm'), 2, shape)
-    fixed = export_onnx.exportable_symbol(sym, shape)
+    fixed = onnx_export.exportable_symbol(sym, shape)
 
     def check(path, arg=arg):
-        return export_onnx.check(fixed, arg, aux, str(path), shape, [128] * 3, [64] * 3, 4, 10.0)
+        return onnx_export.check(fixed, arg, aux, str(path), shape, [128] * 3, [64] * 3, 4, 10.0)
     stats = check(out)
     assert stats['diff'] <= stats['allowed'] and stats['same_top1']
     # The file with one bias moved by 1e-3.
@@ -211,7 +211,7 @@ def test_check_refuses_a_file_that_disagrees(trained, trained_onnx, tmp_path):
     moved = dict(arg, fc_bias=mx.nd.array(values))  # MXNet's reference moved instead
     target = tmp_path / 'out' / 'refused.onnx'
     with pytest.raises(UserError, match='refused.onnx not written'):
-        export_onnx.export(sym, arg, aux, shape, str(target),
+        onnx_export.export(sym, arg, aux, shape, str(target),
                            check=lambda fixed, path: check(path, moved))
     assert os.listdir(tmp_path / 'out') == []
 
@@ -229,9 +229,9 @@ def test_ill_conditioned_model_is_judged_by_its_own_float_error(tmp_path):
     own = float(re.search(r'MXNet float32 vs float64 ([\d.e+-]+)', proc.stderr).group(1))
     assert own > 1e-4
     sym, arg, aux, _ = checkpoint.load_model(prefix, 0, shape)
-    x = export_onnx.check_inputs(shape, [128] * 3, [64] * 3, 4)
-    ours = export_onnx.mxnet_probabilities(export_onnx.exportable_symbol(sym, shape), arg, aux, x)
-    assert np.abs(ours - export_onnx.onnx_probabilities(str(out), x)).max() > 1e-4
+    x = onnx_export.check_inputs(shape, [128] * 3, [64] * 3, 4)
+    ours = onnx_export.mxnet_probabilities(onnx_export.exportable_symbol(sym, shape), arg, aux, x)
+    assert np.abs(ours - onnx_export.onnx_probabilities(str(out), x)).max() > 1e-4
 
 
 def test_int8_checkpoint_scores_close_to_fp32(trained, tmp_path):

@@ -21,80 +21,15 @@ The output folder is checked to be writable before the work, and to have room fo
 checkpoint before it is written (common.checkpoint.check_room).
 """
 import logging
-import os
 
 import _path  # noqa: F401
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-import mxnet as mx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common import checkpoint, protocol, recordio  # noqa: E402
-from common.cli import ArgumentParser, UserError, median_seconds, run, setup_logging  # noqa: E402
-from common.data import eval_record_iter  # noqa: E402
-from common.inference import bind_for_inference  # noqa: E402
-from symbol.inference_form import inference_form  # noqa: E402
-
-
-def calibration_images(path, wanted):
-    """min(wanted, records in ``path``), reading record headers only."""
-    count = 0
-    try:
-        for _ in recordio.scan_headers(path):
-            count += 1
-            if count >= wanted:
-                break
-    except recordio.CorruptRecordError as err:
-        raise UserError('--calib-data %s is corrupt or truncated (%s); repack it with '
-                        'tools/im2rec.py' % (path, err))
-    if count == 0:
-        raise UserError('--calib-data %s holds no records; pack a non-empty dataset' % path)
-    if count < wanted:
-        logging.warning('--calib-data %s holds %d images, fewer than --num-calib-examples %d: '
-                        'calibrating on all of them', path, count, wanted)
-    return count
-
-
-def calibration_iter(args, proto):
-    if not os.path.isfile(args.calib_data):
-        raise UserError('--calib-data %s: no such file; pack one with tools/im2rec.py'
-                        % args.calib_data)
-    return eval_record_iter('calib-data', args.calib_data, '', proto.image_shape,
-                            args.batch_size, proto.resize, proto.mean, proto.std,
-                            args.data_nthreads, shuffle=True, seed=0, round_batch=True)
-
-
-def checkpoint_bytes(qsym, qarg, qaux):
-    """The bytes of the INT8 checkpoint: its graph and arrays, 1% + 1 MB to spare."""
-    needed = len(qsym.tojson()) + sum(v.size * np.dtype(v.dtype).itemsize + 256
-                                      for v in list(qarg.values()) + list(qaux.values()))
-    return int(needed * 1.01) + (1 << 20)
-
-
-def quantize(sym, arg, aux, calib, calib_mode, num_examples, keep_graph=False):
-    from mxnet.contrib.quantization import quantize_model_mkldnn
-    if not keep_graph:
-        sym, arg, aux = inference_form(sym, arg, aux, all_dense=True)
-    excluded = [n for n in ('first-3x3-conv-conv2d', 'fc') if n in sym.list_outputs()
-                or n + '_output' in sym.get_internals().list_outputs()]
-    qsym, qarg, qaux = quantize_model_mkldnn(
-        sym, arg, aux, ctx=mx.cpu(), excluded_sym_names=excluded, calib_mode=calib_mode,
-        calib_data=calib, num_calib_examples=num_examples, quantized_dtype='auto',
-        quantize_mode='smart', logger=logging.getLogger('quantize'))
-    return qsym, qarg, qaux
-
-
-def inference_speed(sym, arg, aux, shape, batch_size=50, iterations=10):
-    """Images/s of fused inference on random input (median of ``iterations`` batches)."""
-    mod = bind_for_inference(sym, arg, aux, batch_size, shape, [mx.cpu()])
-    batch = mx.io.DataBatch([mx.nd.array(np.random.RandomState(0).uniform(
-        -1, 1, (batch_size,) + shape))], [mx.nd.zeros(batch_size)])
-
-    def step():
-        mod.forward(batch, is_train=False)
-        mod.get_outputs()[0].wait_to_read()
-    return batch_size / median_seconds(step, 2, iterations)
+from common import checkpoint, protocol  # noqa: E402
+from common.cli import ArgumentParser, run, setup_logging  # noqa: E402
+from common.quantization import (calibration_images, calibration_iter,  # noqa: E402
+                                 inference_speed, int8_checkpoint_bytes, quantize)
 
 
 def main():
@@ -134,11 +69,11 @@ def main():
     checkpoint.refuse_int8(sym, params_path, 'it is quantized already; quantize the FP32 '
                                              'checkpoint it was made from')
     checkpoint.check_room(args.output, 0, '-o')
-    calib = calibration_iter(args, proto)
+    calib = calibration_iter(args.calib_data, proto, args.batch_size, args.data_nthreads)
     examples = calibration_images(args.calib_data, args.num_calib_examples)
     qsym, qarg, qaux = quantize(sym, arg, aux, calib, args.calib_mode, examples,
                                 args.keep_graph)
-    checkpoint.check_room(args.output, checkpoint_bytes(qsym, qarg, qaux), '-o')
+    checkpoint.check_room(args.output, int8_checkpoint_bytes(qsym, qarg, qaux), '-o')
     checkpoint.save_checkpoint(args.output, 0, qsym, qarg, qaux, then='run again',
                                info=proto.model_info(quantized='int8', made_from=params_path))
     logging.info('INT8 (%s calibration on %d images of %s) of %s written to %s-0000.params',
