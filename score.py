@@ -28,7 +28,8 @@ from common import runtime
 runtime.configure()  # before mxnet loads
 
 from common import checkpoint, evaluate, protocol  # noqa: E402
-from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.cli import (ArgumentParser, UserError, add_gpus_argument, run,  # noqa: E402
+                        setup_logging)
 from common.data import check_labels, eval_record_iter, how_to_make  # noqa: E402
 from common.inference import bind_for_inference  # noqa: E402
 from common.progress import Progress  # noqa: E402
@@ -43,8 +44,7 @@ def parse_args(argv=None):
                         help='checkpoint number; default 0 (the released weights), or the last '
                              'epoch of a model shipped in models/ and named alone')
     parser.add_argument('--data-val', required=True, help='validation .rec (its .idx beside it)')
-    parser.add_argument('--gpus', type=str, default=None,
-                        help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
+    add_gpus_argument(parser)
     parser.add_argument('--batch-size', type=int, default=32, help='images per batch')
     protocol.add_protocol_args(parser, tta=True)
     parser.add_argument('--data-nthreads', type=int, default=4, help='decoding threads')

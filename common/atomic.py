@@ -29,3 +29,15 @@ def atomic_path(path, keep_extension=False):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_text(path, text, encoding='utf-8'):
+    """``path`` holds ``text`` (a str, or an iterable of lines), complete or not at all."""
+    with atomic_path(path) as tmp, open(tmp, 'w', encoding=encoding) as f:
+        f.write(text if isinstance(text, str) else ''.join(text))
+
+
+def write_bytes(path, data):
+    """``path`` holds ``data``, complete or not at all."""
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)

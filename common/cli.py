@@ -34,6 +34,14 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+GPUS_HELP = "GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else the CPU"
+
+
+def add_gpus_argument(parser):
+    """--gpus, the same for every entry point (common.runtime.get_devices reads it)."""
+    return parser.add_argument('--gpus', type=str, default=None, help=GPUS_HELP)
+
+
 def setup_logging(log_file='', rank=0, level=logging.INFO):
     """Log to the console in MXNet's line format (``Node[rank]`` first on distributed
     workers other than 0) and, with ``log_file``, to that file too (its folder created).
@@ -76,6 +84,12 @@ def describe_os_error(err):
     return '%s %s%s' % (where.strip(), err.strerror or err, '; ' + hint if hint else '')
 
 
+def print_error(message):
+    """The one form every error takes on stderr: ``error: MESSAGE`` on one line."""
+    sys.stderr.write('error: %s\n' % ' '.join(str(message).split()))
+    sys.stderr.flush()
+
+
 def run(main):
     """Call ``main()``; a mistake the user can fix (an exception whose class sets
     ``user_fixable``: UserError, the network library's NetworkConfigError) or an error of
@@ -84,12 +98,12 @@ def run(main):
     try:
         return main()
     except OSError as err:
-        sys.stderr.write('error: %s\n' % ' '.join(describe_os_error(err).split()))
+        print_error(describe_os_error(err))
         sys.exit(2)
     except Exception as err:
         if not getattr(err, 'user_fixable', False):
             raise
-        sys.stderr.write('error: %s\n' % ' '.join(str(err).split()))
+        print_error(err)
         sys.exit(getattr(err, 'exit_status', 2))
     except KeyboardInterrupt:
         sys.stderr.write('interrupted\n')

@@ -12,6 +12,7 @@ import mxnet as mx
 import numpy as np
 
 from symbol import NetworkConfigError, parse_image_shape
+from symbol.registry import IMAGENET_MEAN
 
 from . import erasing, memory_data, recordio
 from .errors import UserError, reason
@@ -32,7 +33,7 @@ def add_data_args(parser):
     data.add_argument('--data-train-idx', type=str, default='', help='training .idx, if not beside')
     data.add_argument('--data-val', type=str, help='validation .rec')
     data.add_argument('--data-val-idx', type=str, default='', help='validation .idx, if not beside')
-    data.add_argument('--rgb-mean', type=str, default='123.68,116.779,103.939',
+    data.add_argument('--rgb-mean', type=str, default=','.join('%g' % v for v in IMAGENET_MEAN),
                       help='per-channel mean subtracted from the pixels')
     data.add_argument('--rgb-std', type=str, default='1,1,1',
                       help='per-channel std the pixels are divided by')

@@ -6,7 +6,7 @@ records resized to 40 pixels is then fed a raw 64-pixel image at 40, as it was t
 import json
 import os
 
-from .atomic import atomic_path
+from .atomic import write_text
 from .errors import UserError
 from .images import MAX_IMAGE_SIDE, resized_size
 
@@ -31,10 +31,8 @@ def transform(img, resize, center_crop):
 
 
 def write_pack_info(rec_path, resize, center_crop, color):
-    with atomic_path(pack_info_path(rec_path)) as tmp:
-        with open(tmp, 'w') as f:
-            json.dump({'resize': int(resize), 'center_crop': bool(center_crop),
-                       'color': int(color)}, f)
+    write_text(pack_info_path(rec_path), json.dumps(
+        {'resize': int(resize), 'center_crop': bool(center_crop), 'color': int(color)}))
 
 
 def check_pack_info(info, source):

@@ -15,6 +15,8 @@ side.
 import argparse
 import os
 
+from symbol.registry import IMAGENET_MEAN
+
 from . import data, train
 from .errors import UserError
 
@@ -93,7 +95,7 @@ def parse_imagenet_args(argv=None, description=IMAGENET_DESCRIPTION):
         network='igcv3', num_classes=1000, image_shape='3,224,224',
         num_epochs=480, lr=0.045, lr_factor=0.98, lr_step_epochs='every', wd=4e-5, mom=0.9,
         batch_size=96, optimizer='sgd', initializer='xavier', top_k=5,
-        min_random_scale=0.533, max_random_scale=1.0, rgb_mean='123.68,116.779,103.939',
+        min_random_scale=0.533, max_random_scale=1.0, rgb_mean=','.join('%g' % v for v in IMAGENET_MEAN),
         rgb_std='1,1,1', val_resize=256, data_nthreads=8, disp_batches=50)
     args = data.parse_args(parser, argv)
     if args.data_dir:

@@ -3,9 +3,10 @@ request of SIGINT/SIGTERM."""
 import logging
 import os
 import signal
-import sys
 import threading
 import time
+
+from .cli import print_error
 
 
 class Watchdog(object):
@@ -34,9 +35,8 @@ class Watchdog(object):
             if idle > self.timeout:
                 logging.error('no progress for %.0f s in %s: a worker, server or scheduler '
                               'has probably died; stopping (see --dist-timeout)', idle, self.what)
-                sys.stderr.write('error: distributed training stalled for %.0f s (a peer died?); '
-                                 'resume with --resume once every node is up\n' % idle)
-                sys.stderr.flush()
+                print_error('distributed training stalled for %.0f s (a peer died?); resume '
+                            'with --resume once every node is up' % idle)
                 os._exit(3)
 
     def stop(self):
@@ -67,17 +67,15 @@ class StopRequest(object):
         if self.distributed:
             logging.error('Signal %d: this worker stops now; the distributed job cannot go on '
                           'without it', signum)
-            sys.stderr.write('error: stopped by signal %d; a distributed job stops with any of '
-                             'its workers: resume it with --resume\n' % signum)
-            sys.stderr.flush()
+            print_error('stopped by signal %d; a distributed job stops with any of its '
+                        'workers: resume it with --resume' % signum)
             os._exit(128 + signum)
         if self.requested:
             # At once, and with nothing of Python's unwinding (a KeyboardInterrupt raised in
             # a destructor or in the error report printed a traceback): checkpoints are
             # published by rename, so what is on disk is whole.
-            sys.stderr.write('error: stopped at once by a second signal %d; resume from the '
-                             'last complete checkpoint with --resume\n' % signum)
-            sys.stderr.flush()
+            print_error('stopped at once by a second signal %d; resume from the last '
+                        'complete checkpoint with --resume' % signum)
             os._exit(128 + signum)
         logging.info('Signal %d: stopping after this batch and saving a checkpoint '
                      '(send again to stop at once)', signum)

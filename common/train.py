@@ -8,7 +8,7 @@ from symbol.builder import resolve_layout
 from . import averaging, data, erasing
 from .checkpoint import SHIPPED_MODELS
 from .classes import find_class_names, read_class_names
-from .cli import ArgumentParser
+from .cli import ArgumentParser, add_gpus_argument
 from .errors import UserError
 from .packing import read_pack_info
 
@@ -32,9 +32,7 @@ def add_fit_args(parser):
                             'function, faster on CPUs; docs/speed.md); 0: the released ops; '
                             'default 1 on the CPU, 0 with GPUs. Checkpoints keep the released '
                             'graph either way')
-    train.add_argument('--gpus', type=str, default=None,
-                       help="GPUs to use, e.g. '0,1'; '' for the CPU; default every visible "
-                            "GPU, else the CPU")
+    add_gpus_argument(train)
     train.add_argument('--kv-store', type=str, default='device',
                        help='local, device, dist_sync, dist_device_sync or dist_async')
     train.add_argument('--num-epochs', type=int, default=100, help='epochs to train')

@@ -29,7 +29,9 @@ class NetworkSpec:
 
 # How the released ImageNet weights (models/NAME-0000.params, which have no model info
 # file) are fed: shorter side 256, center crop 224, mean subtraction, no std.
-RELEASED_PROTOCOL = {'image_shape': (3, 224, 224), 'mean': (123.68, 116.779, 103.939),
+# ImageNet's mean pixel (RGB), which the released weights subtract (and the ImageNet recipe).
+IMAGENET_MEAN = (123.68, 116.779, 103.939)
+RELEASED_PROTOCOL = {'image_shape': (3, 224, 224), 'mean': IMAGENET_MEAN,
                      'std': (1.0, 1.0, 1.0), 'resize': 256}
 
 # family name -> (make_blocks(spec, form, dtype, **options) -> (block, align, stages),

@@ -55,7 +55,8 @@ from _path import ROOT
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-from common.cli import (ArgumentParser, UserError, machine_description,  # noqa: E402
+from common.cli import (ArgumentParser, UserError, add_gpus_argument,  # noqa: E402
+                        machine_description,
                         median_seconds, run, setup_logging)
 
 
@@ -234,11 +235,13 @@ def phase_fit(args, shape, source, dtype=None):
             if source == 'records' else os.path.join(folder, 'none.rec')
         recipe, flags = _recipe_flags(args, shape, rec, count)
         log = os.path.join(folder, 'train.log')
-        flags += ['--num-epochs', '2', '--gpus', args.gpus, '--network', args.network,
+        flags += ['--num-epochs', '2', '--network', args.network,
                   '--multiplier', str(args.multiplier), '--model-prefix',
                   os.path.join(folder, 'm'), '--log-file', log, '--disp-batches', '1000000',
                   '--dtype', dtype or args.dtype]
         flags += ['--data-val', rec] if source == 'records' else ['--benchmark', '1']
+        if args.gpus is not None:  # (else the recipe's default: every visible GPU, else the CPU)
+            flags += ['--gpus', args.gpus]
         targs = recipe(flags)
         fit.fit(targs, train.get_network)
         for handler in logging.getLogger().handlers:  # (fit's log file, read whole below)
@@ -522,7 +525,7 @@ def parse_args(argv=None):
     parser.add_argument('--fit-images', type=int, default=None,
                         help="images per epoch of the fit phases' 2-epoch runs (default 3200 "
                              "up to 64x64 inputs, else 320)")
-    parser.add_argument('--gpus', default='', help="GPU list; '' for the CPU")
+    add_gpus_argument(parser)
     parser.add_argument('--dtype', default='float32', choices=('float32', 'float16', 'bfloat16'),
                         help="ours' precision in the train and fit phases (the bfloat16 "
                              "phases measure --dtype bfloat16 beside float32)")

@@ -23,7 +23,7 @@ import zlib
 
 import _path  # noqa: F401
 from common import safe_pickle
-from common.atomic import atomic_path
+from common.atomic import write_text
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter
 
@@ -222,9 +222,7 @@ def main():
     names = splits.pop('classes')
     for split, (images, labels) in splits.items():
         write_split('%s/%s' % (args.out.rstrip('/'), split), images, labels)
-    with atomic_path(os.path.join(args.out, 'classes.txt')) as tmp:
-        with open(tmp, 'w') as f:
-            f.write(''.join(n + '\n' for n in names))
+    write_text(os.path.join(args.out, 'classes.txt'), [n + '\n' for n in names])
     logging.info('wrote %d class names to %s', len(names), os.path.join(args.out, 'classes.txt'))
 
 

@@ -29,7 +29,7 @@ import time
 
 import _path  # noqa: F401
 from common import packing, recordio
-from common.atomic import atomic_path
+from common import atomic
 from common.classes import read_class_names
 from common.images import MAX_IMAGE_PIXELS, header_size, resized_size
 from common.cli import ArgumentParser, UserError, run, setup_logging
@@ -176,8 +176,8 @@ def naming(path):
 
 
 def write_text(path, lines):
-    with naming(path), atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
-        f.writelines(lines)
+    with naming(path):
+        atomic.write_text(path, lines)
 
 
 def write_list(path, items):

@@ -28,6 +28,9 @@ import sys
 import threading
 import time
 
+import _path  # noqa: F401
+from common.cli import print_error
+
 # Seconds between SIGTERM and SIGKILL when the job is stopped.
 GRACE_SECONDS = 5
 PR_SET_PDEATHSIG = 1
@@ -36,7 +39,7 @@ PR_SET_PDEATHSIG = 1
 def wheel_launcher():
     spec = importlib.util.find_spec('mxnet')
     if spec is None or not spec.origin:
-        sys.stderr.write('error: mxnet is not installed; run make setup\n')
+        print_error('mxnet is not installed; run make setup')
         sys.exit(2)
     return os.path.join(os.path.dirname(spec.origin), 'tools', 'launch.py')
 
@@ -103,8 +106,7 @@ class Job(object):
         if not self.stopping.acquire(blocking=False):
             while True:  # another thread is stopping the job and will exit
                 time.sleep(1)
-        sys.stderr.write('error: %s\n' % message)
-        sys.stderr.flush()
+        print_error(message)
         _signal_all(signal.SIGTERM)
         deadline = time.time() + GRACE_SECONDS
         while _descendants(os.getpid()) and time.time() < deadline:
@@ -214,8 +216,8 @@ def check_counts(argv):
     except SystemExit:
         return  # (the wheel's own parser reports it)
     if known.num_workers < 1 or (known.num_servers is not None and known.num_servers < 0):
-        sys.stderr.write('error: -n/--num-workers must be at least 1 and -s/--num-servers at '
-                         'least 0, got -n %d -s %s\n' % (known.num_workers, known.num_servers))
+        print_error('-n/--num-workers must be at least 1 and -s/--num-servers at least 0, '
+                    'got -n %d -s %s' % (known.num_workers, known.num_servers))
         sys.exit(2)
 
 

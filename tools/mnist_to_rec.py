@@ -28,7 +28,7 @@ import struct
 import zlib
 
 import _path  # noqa: F401
-from common.atomic import atomic_path
+from common.atomic import write_bytes, write_text
 from common.cli import ArgumentParser, UserError, run, setup_logging
 from common.recfile import AtomicRecordWriter
 
@@ -252,9 +252,7 @@ def write_split(prefix, images, labels):
 
 
 def write_classes(path, names):
-    with atomic_path(path) as tmp:
-        with open(tmp, 'w') as f:
-            f.write(''.join('%s\n' % name for name in names))
+    write_text(path, ['%s\n' % name for name in names])
     logging.info('wrote %d class names to %s', len(names), path)
 
 
@@ -276,9 +274,7 @@ def write_examples(folder, images, labels, names):
         ok, png = cv2.imencode('.png', images[first[0]])
         if not ok:
             raise RuntimeError('OpenCV could not encode image %d as PNG' % first[0])
-        with atomic_path(path) as tmp:
-            with open(tmp, 'wb') as f:
-                f.write(png.tobytes())
+        write_bytes(path, png.tobytes())
     logging.info('wrote the first test image of each of %d classes to %s', len(names), folder)
 
 

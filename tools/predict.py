@@ -24,7 +24,8 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common import checkpoint, evaluate, packing, protocol  # noqa: E402
-from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.cli import (ArgumentParser, UserError, add_gpus_argument, run,  # noqa: E402
+                        setup_logging)
 from common.classes import read_class_names  # noqa: E402
 from common.images import MAX_IMAGE_PIXELS, read_image  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
@@ -38,8 +39,7 @@ def parse_args(argv=None):
                         help='checkpoint number; default 0 (the released weights), or the last '
                              'epoch of a model shipped in models/ and named alone')
     parser.add_argument('--synset', type=str, default='', help='class names, one per line')
-    parser.add_argument('--gpus', type=str, default=None,
-                        help="GPUs, e.g. '0,1'; '' for the CPU; default every visible GPU, else CPU")
+    add_gpus_argument(parser)
     protocol.add_protocol_args(parser, tta=True)
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--json', action='store_true', help='JSON lines on stdout')

@@ -31,7 +31,7 @@ from common import runtime
 runtime.configure()  # before mxnet loads
 
 import symbol  # noqa: E402
-from common.atomic import atomic_path  # noqa: E402
+from common.atomic import write_text  # noqa: E402
 from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
                         run_step, setup_logging)
 from common import training_log, verdict  # noqa: E402
@@ -168,7 +168,7 @@ def train_and_score(args, network, seed, finished):
         with open(run_path) as f:
             _check_same_run(args, key, json.load(f), 'started')
     else:
-        save(run_path, json.dumps(_settings(args), indent=1) + '\n')
+        write_text(run_path, json.dumps(_settings(args), indent=1) + '\n')
     train_cmd = ['train_cifar.py', '--dataset', args.dataset, '--network', network,
                  '--num-epochs', args.epochs, '--seed', seed, '--batch-size', args.batch_size,
                  '--data-train', args.data_train, '--gpus=',
@@ -248,11 +248,6 @@ def table(args, results):
     return '\n'.join(lines)
 
 
-def save(path, text):
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(text)
-
-
 def claim_verdicts(args, finished):
     """The paper's claims (common.verdict) judged from the runs of these networks and seeds."""
     return verdict.verdicts({n: [100 * r['top1'] for r in finished.values()
@@ -302,12 +297,12 @@ def main():
             known = dict(finished)
             train_and_score(args, network, seed, finished)
             if finished != known:  # (a finished run only reprints: results.json stays)
-                save(results_path, json.dumps(report(args, finished), indent=2) + '\n')
+                write_text(results_path, json.dumps(report(args, finished), indent=2) + '\n')
     text = table(args, finished)
     claims = claim_verdicts(args, finished)
     if claims:
         text += '\n\n' + verdict.verdict_table(claims)
-    save(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s%s; `%s`\n' % (
+    write_text(os.path.join(out, 'results.md'), '%s\n\n%s, %d epochs%s%s; `%s`\n' % (
         text, args.dataset, args.epochs,
         ', %d training images an epoch' % args.train_subset if args.train_subset else '',
         ', training flags %s' % ' '.join(args.train_flags) if args.train_flags else '',
