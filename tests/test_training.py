@@ -168,6 +168,18 @@ def test_nan_loss_stops_with_a_clear_message(small_recs, tmp_path):
     assert not (tmp_path / 'n-0001.params').exists()
 
 
+def test_a_run_that_diverges_after_a_checkpoint_names_it(small_recs, tmp_path):
+    """The NaN stop names the last checkpoint saved, the one to resume from."""
+    first = run_script(*train_args(small_recs, tmp_path / 'n', '--num-epochs', '1'))
+    assert first.returncode == 0, first.stderr[-2000:]
+    proc = run_script(*train_args(small_recs, tmp_path / 'n', '--num-epochs', '2', '--resume',
+                                  '--lr', '1e30'))
+    good = str(tmp_path / 'n-0001.params')
+    assert_one_line_error(proc, 'last good checkpoint: %s' % good, 'lower --lr')
+    assert not (tmp_path / 'n-0002.params').exists()
+    assert np.isfinite(_params(good)['arg:fc_weight']).all()
+
+
 def test_benchmark_and_test_io_modes(small_recs, tmp_path):
     proc = run_script('train_cifar.py', '--network', 'igcv3_0.5x', '--benchmark', '1',
                       '--num-classes', '4', '--num-examples', '64', '--image-shape', '3,16,16',
