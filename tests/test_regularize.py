@@ -328,6 +328,31 @@ def test_a_model_info_of_wrong_types_is_one_line(tmp_path, change, needle):
     assert checkpoint.read_model_info(str(tmp_path / 'm'))['classes'] == ['a', 'b', 'c', 'd']
 
 
+def test_every_tool_refuses_a_model_info_of_wrong_types_in_one_line(trained, tmp_path):
+    """The same bad model info through each tool that reads one: one line naming the key
+    and the file, non-zero, nothing written."""
+    folder, _ = trained
+    for name in ('m-symbol.json', 'm-0002.params'):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    info = json.loads((folder / 'm-model.json').read_text())
+    (tmp_path / 'm-model.json').write_text(json.dumps(dict(info, classes=7)))
+    import cv2
+    cv2.imwrite(str(tmp_path / 'img.png'), np.full((16, 16, 3), 200, np.uint8))
+    model = ['--model', tmp_path / 'm', '--load-epoch', '2']
+    for cmd in (['score.py'] + model + ['--data-val', folder / 'val.rec', '--gpus='],
+                ['tools/predict.py', tmp_path / 'img.png'] + model + ['--gpus='],
+                ['tools/export_onnx.py'] + model + ['-o', tmp_path / 'out.onnx'],
+                ['tools/quantize.py'] + model + ['--calib-data', folder / 'val.rec', '-o',
+                                                 tmp_path / 'q'],
+                ['fine_tune.py', '--pretrained-model', tmp_path / 'm', '--load-epoch', '2',
+                 '--num-classes', '2', '--data-train', folder / 'train.rec', '--gpus=',
+                 '--model-prefix', tmp_path / 'ft']):
+        proc = run_script(*cmd)
+        assert_one_line_error(proc, 'm-model.json', "'classes' must be a list of names, got 7")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['img.png', 'm-0002.params',
+                                                          'm-model.json', 'm-symbol.json']
+
+
 def test_an_output_that_is_its_own_input_is_refused(trained, tmp_path):
     """quantize.py -o PREFIX over the FP32 checkpoint replaced its graph and model info;
     export_onnx.py -o PREFIX-0002.params replaced the weights with the ONNX file."""
