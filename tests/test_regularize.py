@@ -336,7 +336,6 @@ def test_every_tool_refuses_a_model_info_of_wrong_types_in_one_line(trained, tmp
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     info = json.loads((folder / 'm-model.json').read_text())
     (tmp_path / 'm-model.json').write_text(json.dumps(dict(info, classes=7)))
-    import cv2
     cv2.imwrite(str(tmp_path / 'img.png'), np.full((16, 16, 3), 200, np.uint8))
     model = ['--model', tmp_path / 'm', '--load-epoch', '2']
     for cmd in (['score.py'] + model + ['--data-val', folder / 'val.rec', '--gpus='],
