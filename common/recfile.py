@@ -78,3 +78,25 @@ class AtomicRecordWriter(object):
                 if os.path.exists(path):
                     os.remove(path)
         return False
+
+
+def encode_image(image, ext='.png', rgb=False):
+    """The bytes of ``image`` (uint8, HxW or HxWx3; ``rgb``: its channels in RGB order,
+    else OpenCV's BGR) encoded as ``ext`` ('.png', '.jpg')."""
+    import cv2
+    if rgb and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(ext, image)
+    if not ok:
+        raise RuntimeError('OpenCV could not encode an image of shape %s as %s'
+                           % (image.shape, ext))
+    return buf.tobytes()
+
+
+def write_image_records(prefix, images, labels, ext='.png', rgb=False):
+    """PREFIX.rec and PREFIX.idx (written as AtomicRecordWriter writes them): record i is
+    image i of ``images`` (arrays, see encode_image) with label i; returns the count."""
+    with AtomicRecordWriter(prefix) as writer:
+        for i, (image, label) in enumerate(zip(images, labels)):
+            writer.write(i, float(label), encode_image(image, ext, rgb))
+    return writer.count

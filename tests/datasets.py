@@ -1,8 +1,7 @@
 """Small real .rec files for the tests: images whose class is easy to learn."""
-import cv2
 import numpy as np
 
-from common.recfile import AtomicRecordWriter
+from common.recfile import write_image_records
 
 PALETTE = np.array([[220, 40, 40], [40, 200, 40], [40, 40, 220], [220, 220, 40],
                     [200, 40, 200], [40, 200, 200], [240, 240, 240], [30, 30, 30]], np.float32)
@@ -21,10 +20,6 @@ def make_rec(prefix, count, num_classes, size=32, seed=0, encoding='.png', label
     rng = np.random.RandomState(seed)
     if labels is None:
         labels = np.arange(count) % num_classes
-    with AtomicRecordWriter(str(prefix)) as writer:
-        for i, label in enumerate(labels):
-            img = class_image(int(label), size, rng)
-            ok, buf = cv2.imencode(encoding, img)
-            assert ok
-            writer.write(i, float(label), buf.tobytes())
+    write_image_records(str(prefix), (class_image(int(label), size, rng) for label in labels),
+                        labels, encoding)
     return np.asarray(labels)

@@ -171,19 +171,19 @@ def _write_records(args, shape, path, count):
     high) otherwise."""
     import cv2
     import numpy as np
-    from common.recfile import AtomicRecordWriter
+    from common.recfile import write_image_records
     rng = np.random.RandomState(0)
-    with AtomicRecordWriter(path) as writer:
-        for i in range(count):
+
+    def images():
+        for _ in range(count):
             if shape[0] == 1:
-                img = rng.randint(0, 256, shape[1:]).astype(np.uint8)
-                payload = cv2.imencode('.png', img)[1].tobytes()
+                yield rng.randint(0, 256, shape[1:]).astype(np.uint8)
             else:
                 h, w = shape[1:] if shape[1] <= 64 else (480, int(480 * rng.uniform(1.0, 1.5)))
-                img = cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8),
+                yield cv2.resize(rng.randint(0, 256, (h // 8, w // 8, 3)).astype(np.uint8),
                                  (w, h))
-                payload = cv2.imencode('.jpg', img)[1].tobytes()
-            writer.write(i, float(i % args.num_classes), payload)
+    write_image_records(path, images(), [i % args.num_classes for i in range(count)],
+                        '.png' if shape[0] == 1 else '.jpg')
     return path + '.rec'
 
 

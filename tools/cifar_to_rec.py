@@ -25,9 +25,8 @@ import _path  # noqa: F401
 from common import safe_pickle
 from common.atomic import write_text
 from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.recfile import AtomicRecordWriter
+from common.recfile import write_image_records
 
-import cv2
 import numpy as np
 
 # (member suffixes of the training part, of the test part, label key, classes) per dataset.
@@ -205,11 +204,8 @@ def class_names(archive, tar, files, folder, classes):
 
 
 def write_split(prefix, images, labels):
-    with AtomicRecordWriter(prefix) as writer:
-        for i, (rgb, label) in enumerate(zip(images, labels)):
-            ok, png = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            writer.write(i, float(label), png.tobytes())
-    logging.info('wrote %d images to %s', writer.count, writer.rec)
+    count = write_image_records(prefix, images, labels, rgb=True)
+    logging.info('wrote %d images to %s.rec', count, prefix)
 
 
 def main():

@@ -30,9 +30,8 @@ import zlib
 import _path  # noqa: F401
 from common.atomic import write_bytes, write_text
 from common.cli import ArgumentParser, UserError, run, setup_logging
-from common.recfile import AtomicRecordWriter
+from common.recfile import encode_image, write_image_records
 
-import cv2
 import numpy as np
 
 # Where Debian's package dataset-fashion-mnist installs the four .gz files.
@@ -242,13 +241,8 @@ def read_dataset(paths, num_classes):
 
 
 def write_split(prefix, images, labels):
-    with AtomicRecordWriter(prefix) as writer:
-        for i, (image, label) in enumerate(zip(images, labels)):
-            ok, png = cv2.imencode('.png', image)
-            if not ok:
-                raise RuntimeError('OpenCV could not encode image %d as PNG' % i)
-            writer.write(i, float(label), png.tobytes())
-    logging.info('wrote %d images to %s', writer.count, writer.rec)
+    count = write_image_records(prefix, images, labels)
+    logging.info('wrote %d images to %s.rec', count, prefix)
 
 
 def write_classes(path, names):
@@ -271,10 +265,7 @@ def write_examples(folder, images, labels, names):
         if not first.size:
             continue
         path = os.path.join(folder, example_name(label, name))
-        ok, png = cv2.imencode('.png', images[first[0]])
-        if not ok:
-            raise RuntimeError('OpenCV could not encode image %d as PNG' % first[0])
-        write_bytes(path, png.tobytes())
+        write_bytes(path, encode_image(images[first[0]]))
     logging.info('wrote the first test image of each of %d classes to %s', len(names), folder)
 
 

@@ -23,7 +23,7 @@ import time
 import _path  # noqa: F401
 from _path import ROOT
 from common.cli import ArgumentParser, UserError, run, run_step, setup_logging
-from common.recfile import AtomicRecordWriter
+from common.recfile import write_image_records
 
 import cv2
 import numpy as np
@@ -41,11 +41,10 @@ def write_digits(folder, train_count, seed=0):
     if not 0 < train_count < len(order):
         raise UserError('--train-digits must be between 1 and %d' % (len(order) - 1))
     for split, part in (('train', order[:train_count]), ('val', order[train_count:])):
-        with AtomicRecordWriter(os.path.join(folder, split)) as writer:
-            for i, k in enumerate(part):
-                grey = np.clip(digits.images[k] * 16, 0, 255).astype(np.uint8)
-                big = cv2.resize(grey, (28, 28), interpolation=cv2.INTER_CUBIC)
-                writer.write(i, float(digits.target[k]), cv2.imencode('.png', big)[1].tobytes())
+        grey = (np.clip(digits.images[k] * 16, 0, 255).astype(np.uint8) for k in part)
+        write_image_records(os.path.join(folder, split),
+                            (cv2.resize(g, (28, 28), interpolation=cv2.INTER_CUBIC) for g in grey),
+                            digits.target[part])
     with open(os.path.join(folder, 'classes.txt'), 'w') as f:
         f.write(''.join('%d\n' % d for d in range(10)))
     return train_count, len(order) - train_count
