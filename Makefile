@@ -9,6 +9,10 @@ REQUIREMENTS ?= requirements.txt
 # Optional tools' dependencies that the tests exercise (ONNX export).
 EXTRA_REQUIREMENTS ?= requirements-deploy.txt
 PY := $(VENV)/bin/python
+# make test's processes (pytest-xdist), one per core, each with one OpenMP thread: two
+# MXNet processes of two threads each on two cores slow each other down several times.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_JOBS)
 STAMP := $(VENV)/.installed
 
 .PHONY: setup test test-all demo fashion-mnist clean-venv
@@ -27,11 +31,11 @@ $(STAMP): $(REQUIREMENTS) $(EXTRA_REQUIREMENTS)
 
 test: setup
 	$(PY) -m ruff check --no-cache .
-	$(PY) -m pytest tests -m "not slow" --durations=15
+	$(PYTEST) tests -m "not slow" --durations=15
 
 test-all: setup
 	$(PY) -m ruff check --no-cache .
-	$(PY) -m pytest tests --durations=15
+	$(PYTEST) tests --durations=15
 
 demo: setup
 	$(PY) tools/demo.py
