@@ -31,13 +31,24 @@ def atomic_path(path, keep_extension=False):
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def naming(path):
+    """An OSError in the block (writing ``path`` under its temporary name, on a full disk
+    or in a read-only folder) names ``path``, the file the user asked for."""
+    try:
+        yield
+    except OSError as err:
+        raise OSError(err.errno, err.strerror or str(err), path) from err
+
+
 def write_text(path, text, encoding='utf-8'):
-    """``path`` holds ``text`` (a str, or an iterable of lines), complete or not at all."""
-    with atomic_path(path) as tmp, open(tmp, 'w', encoding=encoding) as f:
+    """``path`` holds ``text`` (a str, or an iterable of lines), complete or not at all;
+    an OSError names ``path``."""
+    with naming(path), atomic_path(path) as tmp, open(tmp, 'w', encoding=encoding) as f:
         f.write(text if isinstance(text, str) else ''.join(text))
 
 
 def write_bytes(path, data):
-    """``path`` holds ``data``, complete or not at all."""
-    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+    """``path`` holds ``data``, complete or not at all; an OSError names ``path``."""
+    with naming(path), atomic_path(path) as tmp, open(tmp, 'wb') as f:
         f.write(data)

@@ -1,8 +1,27 @@
-"""Class-name files: one name per line in label order, or tools/im2rec.py's
-PREFIX_classes.txt of ``name<TAB>label`` lines (no mxnet import: im2rec uses it)."""
+"""Class-name files, read and written here only: one name per line in label order
+(classes.txt of the converters), or tools/im2rec.py's PREFIX_classes.txt of
+``name<TAB>label`` lines (no mxnet import: im2rec uses it)."""
+import logging
 import os
 
+from .atomic import write_text
 from .errors import UserError
+
+
+def write_class_names(path, names):
+    """``path`` holds ``names``, one a line in label order (read_class_names reads it)."""
+    names = list(names)
+    bad = next((n for n in names if not n.strip() or '\n' in n or '\r' in n), None)
+    if bad is not None:
+        raise ValueError('class name %r cannot be a line of a class-name file' % bad)
+    write_text(path, ['%s\n' % name for name in names])
+    logging.info('wrote %d class names to %s', len(names), path)
+
+
+def write_labelled_class_names(path, labelled):
+    """``path`` holds ``name<TAB>label`` lines of the (name, label) pairs ``labelled``
+    (tools/im2rec.py's PREFIX_classes.txt; read_class_names reads it)."""
+    write_text(path, ['%s\t%d\n' % (name, label) for name, label in labelled])
 
 
 def read_class_names(path, num_classes=None):

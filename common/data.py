@@ -14,7 +14,7 @@ import numpy as np
 from symbol import NetworkConfigError, parse_image_shape
 from symbol.registry import IMAGENET_MEAN
 
-from . import erasing, memory_data, recordio
+from . import erasing, memory_data, record_checks
 from .errors import UserError, reason
 from .images import MAX_IMAGE_SIDE
 
@@ -267,11 +267,7 @@ def scan_records(rec_path, flag):
 
 
 def _scan_records(rec_path, flag):
-    try:
-        heads = list(recordio.scan_headers(rec_path))
-    except recordio.CorruptRecordError as err:
-        raise UserError('%s: corrupt or truncated (%s); repack it with tools/im2rec.py'
-                        % (rec_path, err))
+    heads = record_checks.scan(rec_path)
     several = next((i for i, h in enumerate(heads) if h[3] > 1), None)
     if several is not None:
         raise UserError('--%s %s: record %d has %d labels, but training takes one label per '
@@ -282,19 +278,11 @@ def _scan_records(rec_path, flag):
 
 def check_index(rec_path, idx_path, record_offsets, flag):
     """The .idx lists exactly the records of the .rec, each at a record's start."""
-    try:
-        entries = recordio.read_index(idx_path)
-    except ValueError:
-        raise UserError('--%s: %s is not an index ("key<TAB>offset" lines); repack with '
-                        'tools/im2rec.py' % (flag, idx_path))
-    offsets = sorted(offset for _, offset in entries)
-    keys = set(key for key, _ in entries)
-    if offsets != sorted(record_offsets) or len(keys) != len(entries):
-        what = ('%d entries for %d records' % (len(offsets), len(record_offsets))
-                if len(offsets) != len(record_offsets) else
-                'its entries do not point once at each record')
+    problem = record_checks.index_problem(record_checks.read_index(idx_path, flag),
+                                          record_offsets)
+    if problem:
         raise UserError('--%s: %s does not match %s (%s); repack both with tools/im2rec.py'
-                        % (flag, idx_path, rec_path, what))
+                        % (flag, idx_path, rec_path, problem))
 
 
 def check_labels(rec_path, num_classes, flag, idx=''):

@@ -1,7 +1,7 @@
 """Small real .rec files for the tests: images whose class is easy to learn."""
 import numpy as np
 
-from common.recfile import write_image_records
+from common.recordio import write_image_records
 
 PALETTE = np.array([[220, 40, 40], [40, 200, 40], [40, 40, 220], [220, 220, 40],
                     [200, 40, 200], [40, 200, 200], [240, 240, 240], [30, 30, 30]], np.float32)

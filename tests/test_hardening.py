@@ -35,7 +35,7 @@ def recs(tmp_path_factory):
     lines = (d / 'train.idx').read_text().splitlines()
     lines[5] = '5\t' + lines[4].split('\t')[1]
     (d / 'dupidx.idx').write_text('\n'.join(lines) + '\n')
-    from common.recfile import AtomicRecordWriter
+    from common.recordio import AtomicRecordWriter
     with AtomicRecordWriter(str(d / 'multilabel')) as w:
         for i in range(64):
             w.write(i, [float(i % 4), 1.0], _png())
@@ -454,7 +454,7 @@ def test_a_second_signal_ends_the_process_at_once():
 def test_an_image_that_does_not_decode_is_one_line(recs, tmp_path):
     """A record whose header is sound but whose image bytes are not an image, past the
     first batch of --data-val."""
-    from common.recfile import AtomicRecordWriter
+    from common.recordio import AtomicRecordWriter
     with AtomicRecordWriter(str(tmp_path / 'bad')) as writer:
         for i in range(64):
             writer.write(i, float(i % 4), b'this is not an image' * 10 if i == 40 else _png())

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from common import recordio
-from common.recfile import AtomicRecordWriter
+from common.recordio import AtomicRecordWriter
 from conftest import NORM
 from helpers import ROOT, assert_one_line_error, run_script
 

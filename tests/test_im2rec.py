@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from common import recordio
-from common.recfile import AtomicRecordWriter
+from common.recordio import AtomicRecordWriter
 from helpers import ROOT, assert_one_line_error, run_script
 
 WHEEL_IM2REC = os.path.join(os.path.dirname(importlib.util.find_spec('mxnet').origin),

@@ -6,7 +6,7 @@ import pytest
 
 from common import data, memory_data, train
 from common.errors import UserError
-from common.recfile import AtomicRecordWriter
+from common.recordio import AtomicRecordWriter
 from datasets import make_rec
 
 MEAN, STD = [120.0, 110.0, 100.0], [60.0, 61.0, 62.0]

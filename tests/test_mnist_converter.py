@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-import mnist_to_rec
+from common import mnist_format
 from helpers import assert_one_line_error, run_script
 
 NAMES = {('train', 'images'): 'train-images-idx3-ubyte',
@@ -202,8 +202,8 @@ def test_debian_fashion_mnist_matches_the_pinned_digests_and_counts():
     paths = _debian_files()
     arrays = {}
     for key, path in paths.items():
-        arrays[key], digest = mnist_to_rec.read_idx(path, key[1])
-        assert digest == mnist_to_rec.KNOWN_DIGESTS['Fashion-MNIST'][NAMES[key]], path
+        arrays[key], digest = mnist_format.read_idx(path, key[1])
+        assert digest == mnist_format.KNOWN_DIGESTS['Fashion-MNIST'][NAMES[key]], path
     for split, total in (('train', 60000), ('val', 10000)):
         assert arrays[(split, 'images')].shape == (total, 28, 28)
         assert np.bincount(arrays[(split, 'labels')]).tolist() == [total // 10] * 10
@@ -216,11 +216,11 @@ def test_debian_fashion_mnist_converts_from_the_default_folder(tmp_path):
     assert 'the four files are Fashion-MNIST' in proc.stderr
     assert 'unknown contents' not in proc.stderr
     assert (tmp_path / 'out' / 'classes.txt').read_text().split('\n')[:-1] == \
-        mnist_to_rec.CLASS_NAMES['Fashion-MNIST']
+        mnist_format.CLASS_NAMES['Fashion-MNIST']
     with open(tmp_path / 'out' / 'train.idx') as f:
         assert sum(1 for _ in f) == 60000
-    images, _ = mnist_to_rec.read_idx(paths[('val', 'images')], 'images')
-    labels, _ = mnist_to_rec.read_idx(paths[('val', 'labels')], 'labels')
+    images, _ = mnist_format.read_idx(paths[('val', 'images')], 'images')
+    labels, _ = mnist_format.read_idx(paths[('val', 'labels')], 'labels')
     assert_exact(tmp_path / 'out', {'val': (images, labels)}, 1)
 
 
@@ -234,7 +234,7 @@ def test_examples_are_the_first_test_image_of_each_class(tmp_path):
     for c in range(10):
         png = cv2.imread(str(tmp_path / 'ex' / ('%02d-%d.png' % (c, c))), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(png, images[np.flatnonzero(labels == c)[0]])
-    assert mnist_to_rec.example_name(0, 'T-shirt/top') == '00-t-shirt-top.png'
+    assert mnist_format.example_name(0, 'T-shirt/top') == '00-t-shirt-top.png'
 
 
 def test_shipped_examples_are_fashion_mnist_test_images():
@@ -242,15 +242,15 @@ def test_shipped_examples_are_fashion_mnist_test_images():
     with Debian's files here, each is the first test image of its class, pixel for pixel."""
     folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'examples', 'fashion-mnist')
-    names = mnist_to_rec.CLASS_NAMES['Fashion-MNIST']
-    expected = [mnist_to_rec.example_name(c, n) for c, n in enumerate(names)]
+    names = mnist_format.CLASS_NAMES['Fashion-MNIST']
+    expected = [mnist_format.example_name(c, n) for c, n in enumerate(names)]
     assert sorted(f for f in os.listdir(folder) if f.endswith('.png')) == expected
     shipped = [cv2.imread(os.path.join(folder, f), cv2.IMREAD_UNCHANGED) for f in expected]
     assert all(img.shape == (28, 28) and img.dtype == np.uint8 for img in shipped)
     assert len({img.tobytes() for img in shipped}) == 10
     paths = {key: os.path.join(DEBIAN_DIR, name + '.gz') for key, name in NAMES.items()}
     if all(os.path.isfile(p) for p in paths.values()):
-        images, _ = mnist_to_rec.read_idx(paths[('val', 'images')], 'images')
-        labels, _ = mnist_to_rec.read_idx(paths[('val', 'labels')], 'labels')
+        images, _ = mnist_format.read_idx(paths[('val', 'images')], 'images')
+        labels, _ = mnist_format.read_idx(paths[('val', 'labels')], 'labels')
         for c, img in enumerate(shipped):
             np.testing.assert_array_equal(img, images[np.flatnonzero(labels == c)[0]])

@@ -67,7 +67,7 @@ def test_registered_name_rebuilds_the_graph_from_params_alone(trained, tmp_path,
 
 def test_predict_uses_score_preprocessing(trained, tmp_path):
     import cv2
-    from common.recfile import AtomicRecordWriter
+    from common.recordio import AtomicRecordWriter
     from datasets import class_image
     folder, _ = trained
     img = cv2.resize(class_image(2, 16, np.random.RandomState(0)), (24, 20))

@@ -267,7 +267,7 @@ def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
 def test_validation_is_a_center_crop_of_the_256_short_side(tmp_path):
     """The upstream protocol on a 480-short-side record: resize to 256, center crop 224."""
     import cv2
-    from common.recfile import AtomicRecordWriter
+    from common.recordio import AtomicRecordWriter
     rng = np.random.RandomState(0)
     img = cv2.GaussianBlur(rng.randint(0, 256, (480, 600, 3)).astype(np.uint8), (0, 0), 3)
     with AtomicRecordWriter(str(tmp_path / 'val')) as w:

@@ -171,7 +171,7 @@ def _write_records(args, shape, path, count):
     high) otherwise."""
     import cv2
     import numpy as np
-    from common.recfile import write_image_records
+    from common.recordio import write_image_records
     rng = np.random.RandomState(0)
 
     def images():

@@ -21,39 +21,13 @@ import time
 import _path  # noqa: F401
 from _path import ROOT
 from common import training_log
+from common.digits import channel_stats, write_digit_folders
 from common.cli import ArgumentParser, run, run_step, setup_logging
 
-import cv2
-import numpy as np
-
-
-def write_digits(folder, limit=None):
-    """The digits as 32x32 RGB PNGs, one folder per class; returns the image count."""
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    images, labels = digits.images, digits.target
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    for i, (img, label) in enumerate(zip(images, labels)):
-        gray = np.clip(img * 16, 0, 255).astype(np.uint8)  # 0..16 -> 0..255
-        big = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_CUBIC)
-        out = os.path.join(folder, str(label))
-        os.makedirs(out, exist_ok=True)
-        cv2.imwrite(os.path.join(out, '%04d.png' % i), cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
-    return len(images)
 
 
 def step(title, cmd):
     return run_step(cmd, ROOT, title)[0]
-
-
-def channel_stats(folder):
-    pixels = []
-    for root, _, files in os.walk(folder):
-        for name in files:
-            pixels.append(cv2.imread(os.path.join(root, name))[:, :, ::-1].reshape(-1, 3))
-    pixels = np.concatenate(pixels).astype(np.float64)
-    return pixels.mean(axis=0), pixels.std(axis=0)
 
 
 def count_lines(path):
@@ -82,7 +56,7 @@ def main():
     if os.path.isdir(images):
         import shutil
         shutil.rmtree(images)
-    count = write_digits(images, args.limit)
+    count = write_digit_folders(images, args.limit)
     sys.stderr.write('%d images of 32x32 in 10 class folders\n' % count)
 
     lst = os.path.join(data_dir, 'digits')

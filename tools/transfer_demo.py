@@ -22,32 +22,12 @@ import time
 
 import _path  # noqa: F401
 from _path import ROOT
-from common.cli import ArgumentParser, UserError, run, run_step, setup_logging
-from common.recfile import write_image_records
+from common.cli import ArgumentParser, run, run_step, setup_logging
+from common.digits import write_digit_records
 
-import cv2
-import numpy as np
 
 # Fashion-MNIST's pixel mean and std (0..255), over its 60,000 training images.
 FASHION_MEAN, FASHION_STD = '72.94,72.94,72.94', '90.02,90.02,90.02'
-
-
-def write_digits(folder, train_count, seed=0):
-    """scikit-learn's digits as 28x28 grey PNG records: train.rec (``train_count`` of
-    them, a fixed shuffle) and val.rec (the rest), and classes.txt."""
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    order = np.random.RandomState(seed).permutation(len(digits.target))
-    if not 0 < train_count < len(order):
-        raise UserError('--train-digits must be between 1 and %d' % (len(order) - 1))
-    for split, part in (('train', order[:train_count]), ('val', order[train_count:])):
-        grey = (np.clip(digits.images[k] * 16, 0, 255).astype(np.uint8) for k in part)
-        write_image_records(os.path.join(folder, split),
-                            (cv2.resize(g, (28, 28), interpolation=cv2.INTER_CUBIC) for g in grey),
-                            digits.target[part])
-    with open(os.path.join(folder, 'classes.txt'), 'w') as f:
-        f.write(''.join('%d\n' % d for d in range(10)))
-    return train_count, len(order) - train_count
 
 
 def step(title, cmd):
@@ -73,7 +53,7 @@ def main():
     if not os.path.isfile(os.path.join(fashion, 'train.rec')):
         step('converting Fashion-MNIST (tools/mnist_to_rec.py)', ['tools/mnist_to_rec.py', fashion])
     digits = os.path.join(ROOT, args.digits_dir)
-    n_train, n_val = write_digits(digits, args.train_digits)
+    n_train, n_val = write_digit_records(digits, args.train_digits)
     common = ['--network', args.network, '--num-classes', '10', '--image-shape', '1,28,28',
               '--rgb-mean', FASHION_MEAN, '--rgb-std', FASHION_STD, '--lr-scheduler', 'cosine',
               '--gpus=', '--seed', '0', '--data-val=', '--batch-size', '32', '--pad-size', '2',
