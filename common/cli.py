@@ -3,7 +3,6 @@ import argparse
 import errno
 import logging
 import os
-import platform
 import sys
 
 from .errors import UserError
@@ -108,49 +107,3 @@ def run(main):
     except KeyboardInterrupt:
         sys.stderr.write('interrupted\n')
         sys.exit(130)
-
-
-def run_step(cmd, cwd, title=None, then=''):
-    """Run ``python CMD...`` (one of the repository's commands) in ``cwd`` as a user would,
-    its log on the console, after a line naming it; returns (its stdout, seconds). A
-    failure is a UserError ending in ``then``."""
-    import subprocess
-    import time
-    words = ' '.join(str(c) for c in cmd)
-    sys.stderr.write(('\n=== %s\n' % title if title else '') + '$ python %s\n' % words)
-    sys.stderr.flush()
-    tic = time.time()
-    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=cwd,
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise UserError('%s failed (exit %d); its output is above%s'
-                        % (title or cmd[0], proc.returncode, then))
-    return proc.stdout, time.time() - tic
-
-
-def machine_description():
-    """CPU model, core count and OS, for benchmark reports."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return '%s, %d cores, %s' % (model, os.cpu_count() or 1, platform.platform())
-
-
-def median_seconds(step, warmup, iterations):
-    """Median wall time of ``step()`` over ``iterations`` calls after ``warmup`` calls."""
-    import statistics
-    import time
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iterations):
-        tic = time.time()
-        step()
-        times.append(time.time() - tic)
-    return statistics.median(times)

@@ -11,7 +11,7 @@ from symbol.inference_form import inference_form
 from symbol.layers import CLASSIFIER, STEM
 
 from . import recordio
-from .cli import median_seconds
+from .timing import median_seconds
 from .data import eval_record_iter
 from .errors import UserError
 from .inference import bind_for_inference

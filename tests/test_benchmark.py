@@ -1,4 +1,5 @@
-"""tools/benchmark.py: every phase measured, the JSON report, bad input."""
+"""tools/benchmark.py (over common/speed.py and common/timing.py): every phase measured, the
+JSON report, the tables, bad input."""
 import importlib.util
 import json
 
@@ -100,13 +101,15 @@ def test_benchmark_batch_size_sweep_and_grey_records(tmp_path):
 def test_benchmark_table_names_pytorchs_fastest_training_configuration():
     """The fastest of PyTorch's four training configurations is the maximum images/s of
     those that ran, and the ours / fastest ratio divides by it (no torch needed)."""
-    import benchmark
-    args = benchmark.parse_args(['--compare-torch', '--batch-size', '8',
-                                 '--torch-compile-config', 'channels_last'])
+    from common import speed
+    args = speed.Settings(network='igcv3', num_classes=10, multiplier=1.0, batch_size=8,
+                          iterations=5, warmup=2, data_images=512, fit_images=3200, gpus='',
+                          dtype='float32', compare_torch=True,
+                          torch_compile_config='channels_last', gemm_size=2048)
 
     def rows(results):
-        results = dict({p: {} for p in benchmark.PHASES}, **results)
-        lines = benchmark.table(results, args).splitlines()
+        results = dict({p: {} for p in speed.PHASES}, **results)
+        lines = speed.table(results, args).splitlines()
         return {name: line.rsplit('  ', 1)[-1].strip() for line in lines
                 for name in ("PyTorch's fastest training configuration",
                              "training speed, ours / PyTorch's fastest",
@@ -125,18 +128,18 @@ def test_benchmark_table_names_pytorchs_fastest_training_configuration():
                             'PyTorch training images/s, bf16': '60.0',
                             'PyTorch peak memory MB (training, channels_last)': '800.0'}
     speeds['torch_compile'] = {'train_images_per_sec': 80.0}
-    assert benchmark.fastest_torch_training(speeds, args) == \
+    assert speed.fastest_torch_training(speeds, args) == \
         ('torch.compile (channels_last)', 80.0)
     assert rows(speeds)["training speed, ours / PyTorch's fastest"] == '1.50'
     # a configuration that errored or was skipped is not a candidate, and the table says so
     speeds['torch_compile'] = {'error': 'RuntimeError: boom'}
     speeds['torch_train_bf16'] = {'skipped': 'torch is not installed'}
-    out = benchmark.table(dict({p: {} for p in benchmark.PHASES}, **speeds), args)
+    out = speed.table(dict({p: {} for p in speed.PHASES}, **speeds), args)
     assert rows(speeds)["PyTorch's fastest training configuration"] == 'channels_last'
     assert rows(speeds)['PyTorch training images/s, bf16'] == '-'
     assert 'PyTorch comparison (torch_compile) skipped: RuntimeError: boom' in out
     assert 'PyTorch comparison (torch_train_bf16) skipped: torch is not installed' in out
-    assert benchmark.fastest_torch_training({p: {} for p in benchmark.PHASES}, args) == \
+    assert speed.fastest_torch_training({p: {} for p in speed.PHASES}, args) == \
         (None, None)
 
 
@@ -184,3 +187,12 @@ def test_benchmark_takes_a_checkpoints_network_and_input(trained, tmp_path):
     assert report['results']['infer_plain']['images_per_sec'] > 0
     proc = run_script('tools/benchmark.py', '--model', tmp_path / 'none')
     assert proc.returncode != 0 and 'none-model.json' in proc.stderr.splitlines()[-1]
+
+
+def test_median_of_rounds_takes_each_numbers_median_and_a_failed_round_wins():
+    from common.timing import median_of_rounds
+    rounds = [{'images_per_sec': 10.0, 'form': 'padded'}, {'images_per_sec': 30.0,
+              'form': 'padded'}, {'images_per_sec': 12.0, 'form': 'padded'}]
+    assert median_of_rounds(rounds) == {'images_per_sec': 12.0, 'form': 'padded', 'rounds': 3}
+    assert median_of_rounds(rounds + [{'error': 'boom'}]) == {'error': 'boom'}
+    assert median_of_rounds([]) == {}

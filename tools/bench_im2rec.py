@@ -18,7 +18,8 @@ import tempfile
 import time
 
 from _path import ROOT
-from common.cli import ArgumentParser, machine_description, run, setup_logging
+from common.cli import ArgumentParser, run, setup_logging
+from common.timing import machine_description
 
 import cv2
 import numpy as np

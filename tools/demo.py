@@ -22,7 +22,8 @@ import _path  # noqa: F401
 from _path import ROOT
 from common import training_log
 from common.digits import channel_stats, write_digit_folders
-from common.cli import ArgumentParser, run, run_step, setup_logging
+from common.cli import ArgumentParser, run, setup_logging
+from common.commands import run_step
 
 
 

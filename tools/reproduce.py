@@ -32,8 +32,9 @@ runtime.configure()  # before mxnet loads
 
 import symbol  # noqa: E402
 from common.atomic import write_text  # noqa: E402
-from common.cli import (ArgumentParser, UserError, machine_description, run,  # noqa: E402
-                        run_step, setup_logging)
+from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
+from common.commands import run_step  # noqa: E402
+from common.timing import machine_description  # noqa: E402
 from common import training_log, verdict  # noqa: E402
 from common.complexity import complexity  # noqa: E402
 from symbol.paper import PAPER_CIFAR  # noqa: E402

@@ -22,7 +22,8 @@ import time
 
 import _path  # noqa: F401
 from _path import ROOT
-from common.cli import ArgumentParser, run, run_step, setup_logging
+from common.cli import ArgumentParser, run, setup_logging
+from common.commands import run_step
 from common.digits import write_digit_records
 
 

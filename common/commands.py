@@ -1,0 +1,36 @@
+"""Running the repository's own commands as child processes, as a user would run them:
+the demos and tools/reproduce.py chain entry points, tools/benchmark.py measures each
+phase in a fresh process."""
+import json
+import subprocess
+import sys
+import time
+
+from .errors import UserError
+
+
+def run_step(cmd, cwd, title=None, then=''):
+    """Run ``python CMD...`` (one of the repository's commands) in ``cwd`` as a user would,
+    its log on the console, after a line naming it; returns (its stdout, seconds). A
+    failure is a UserError ending in ``then``."""
+    words = ' '.join(str(c) for c in cmd)
+    sys.stderr.write(('\n=== %s\n' % title if title else '') + '$ python %s\n' % words)
+    sys.stderr.flush()
+    tic = time.time()
+    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], cwd=cwd,
+                          stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise UserError('%s failed (exit %d); its output is above%s'
+                        % (title or cmd[0], proc.returncode, then))
+    return proc.stdout, time.time() - tic
+
+
+def run_json(cmd, cwd):
+    """The JSON object a ``python CMD...`` child prints as its last line of output, or
+    {'error': its last line of stderr} when it fails."""
+    proc = subprocess.run([sys.executable] + [str(c) for c in cmd], capture_output=True,
+                          text=True, cwd=cwd)
+    if proc.returncode != 0:
+        return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
+                'failed (exit %d)' % proc.returncode}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
