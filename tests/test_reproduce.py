@@ -101,6 +101,7 @@ def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
 def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
     """A finished run of --dtype float32 is not resumed, nor reported, as a bfloat16 one."""
     import reproduce
+    from common import comparison
     for name in ('train.rec', 'val.rec'):
         (tmp_path / name).write_bytes(b'')
     args = reproduce.parse_args(['--networks', 'igcv3', '--dtype', 'bfloat16', '--out',
@@ -109,28 +110,29 @@ def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
     finished = {'igcv3-s1': {'network': 'igcv3', 'seed': 1, 'epochs': args.epochs,
                              'train_subset': args.train_subset, 'dtype': 'float32'}}
     with pytest.raises(reproduce.UserError, match='trained with --dtype float32, not bfloat16'):
-        reproduce.train_and_score(args, 'igcv3', 1, finished)
+        comparison.train_and_score(args, 'igcv3', 1, finished)
 
 
 def test_reproduce_refuses_a_finished_run_of_another_schedule(tmp_path):
     """A finished 3-epoch run is not reported as a 2-epoch one (its epoch 2 is a point of
     the 3-epoch schedule), nor a --train-subset 128 run as a 256 one."""
     import reproduce
+    from common import comparison
     for name in ('train.rec', 'val.rec'):
         (tmp_path / name).write_bytes(b'')
     base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
             str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
     trained = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
-    finished = {'igcv3-s1': dict(reproduce._settings(trained), network='igcv3', seed=1)}
+    finished = {'igcv3-s1': dict(comparison.run_settings(trained), network='igcv3', seed=1)}
     for extra, needle in ((['--epochs', '2', '--train-subset', '128'],
                            'trained with --epochs 3, not 2'),
                           (['--epochs', '3', '--train-subset', '256'],
                            'trained with --train-subset 128, not 256')):
         args = reproduce.parse_args(base + extra)
         with pytest.raises(reproduce.UserError, match=needle):
-            reproduce.train_and_score(args, 'igcv3', 1, dict(finished))
+            comparison.train_and_score(args, 'igcv3', 1, dict(finished))
     same = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
-    assert reproduce.train_and_score(same, 'igcv3', 1, dict(finished)) is finished['igcv3-s1']
+    assert comparison.train_and_score(same, 'igcv3', 1, dict(finished)) is finished['igcv3-s1']
 
 
 def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
@@ -138,12 +140,13 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
     --train-flags, --dtype, --train-subset or --epochs (another schedule): its
     PREFIX.run.json says what it was."""
     import reproduce
+    from common import comparison
     for name in ('train.rec', 'val.rec'):
         (tmp_path / name).write_bytes(b'')
     base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
             str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
     started = reproduce.parse_args(base + ['--train-flags', '--random-erasing 0.5'])
-    (tmp_path / 'igcv3-s1.run.json').write_text(json.dumps(reproduce._settings(started)))
+    (tmp_path / 'igcv3-s1.run.json').write_text(json.dumps(comparison.run_settings(started)))
     for extra, needle in ((['--train-flags', '--ema-decay 0.99'],
                            'started with --train-flags --random-erasing 0.5, not --ema-decay'),
                           (['--train-flags', '--random-erasing 0.5', '--dtype', 'bfloat16'],
@@ -154,7 +157,7 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
                            'started with --epochs 10, not 3')):
         args = reproduce.parse_args(base + extra)
         with pytest.raises(reproduce.UserError, match=needle):
-            reproduce.train_and_score(args, 'igcv3', 1, {})
+            comparison.train_and_score(args, 'igcv3', 1, {})
     proc = run_script('tools/reproduce.py', *base, '--train-flags', '--seed 3')
     assert_one_line_error(proc, '--train-flags --seed: set by this tool')
 
@@ -166,13 +169,14 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
     ('{"runs": [{"network": "igcv3", "top1": 0.9}]}', 'a run without network, seed or top1'),
 ])
 def test_a_results_file_it_did_not_write_is_one_line(tmp_path, text, needle):
-    import reproduce
+    from common import comparison
+    from common.errors import UserError
     (tmp_path / 'results.json').write_text(text)
-    with pytest.raises(reproduce.UserError, match=needle):
-        reproduce.read_results(str(tmp_path / 'results.json'))
+    with pytest.raises(UserError, match=needle):
+        comparison.read_results(str(tmp_path / 'results.json'))
     good = {'runs': [{'network': 'igcv3', 'seed': 2, 'top1': 0.9}]}
     (tmp_path / 'results.json').write_text(json.dumps(good))
-    assert reproduce.read_results(str(tmp_path / 'results.json')) == {'igcv3-s2': good['runs'][0]}
+    assert comparison.read_results(str(tmp_path / 'results.json')) == {'igcv3-s2': good['runs'][0]}
 
 
 def test_missing_records_name_the_converter_of_their_dataset(tmp_path):
