@@ -329,7 +329,7 @@ def test_a_dead_role_ends_the_whole_distributed_job(recs, tmp_path, role, sig, n
     dies or the job is interrupted (Ctrl-C reaches every process of the job), and no
     process of the job outlives it."""
     import threading
-    import launch
+    from common import launcher as launch
     from test_training import SHARED_CORES, _role_pids
     cmd = [sys.executable, 'tools/launch.py', '-n', '2', '-s', '1', '--launcher', 'local',
            sys.executable] + [str(a) for a in train(
@@ -347,7 +347,7 @@ def test_a_dead_role_ends_the_whole_distributed_job(recs, tmp_path, role, sig, n
             assert proc.poll() is None, ''.join(lines)[-2000:]
             assert time.time() < deadline, 'the job did not start'
             time.sleep(0.2)
-        job = launch._descendants(proc.pid)
+        job = launch.descendants(proc.pid)
         tic = time.time()
         if role == 'job':
             os.killpg(proc.pid, sig)

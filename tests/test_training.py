@@ -250,7 +250,7 @@ def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
     proc = run_script(*cmd, timeout=300, env=SHARED_CORES)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
-    import launch
+    from common import launcher as launch
     shared = 'OMP_NUM_THREADS=%d' % launch.local_threads('worker', 2)
     assert log.count(shared) == 2, re.findall(r'OMP_NUM_THREADS=\S*', log)
     # Both workers ran both epochs, each on its own part, and learned: the servers
@@ -314,9 +314,9 @@ def test_stall_watchdog_ends_the_process():
 
 def _role_pids(root_pid, role):
     """PIDs below ``root_pid`` started with DMLC_ROLE=role."""
-    import launch
+    from common import launcher as launch
     found = []
-    for pid in launch._descendants(root_pid):
+    for pid in launch.descendants(root_pid):
         try:
             with open('/proc/%d/environ' % pid, 'rb') as f:
                 if b'DMLC_ROLE=' + role.encode() + b'\x00' in f.read():
@@ -406,7 +406,7 @@ def test_fashion_mnist_recipe():
 def test_local_workers_share_the_cores():
     """Each of N local workers gets cores/N OpenMP threads (at least 1): two workers of 2
     threads each on 2 cores ran at 8 images/s each, of 1 thread each at 46."""
-    import launch
+    from common import launcher as launch
     assert launch.local_threads('worker', '2', cores=2) == 1
     assert launch.local_threads('worker', 2, cores=8) == 4
     assert launch.local_threads('worker', 3, cores=2) == 1
@@ -423,7 +423,7 @@ def test_the_scheduler_port_is_chosen_by_the_os(monkeypatch):
     wheel's 'first free from 9091' (which two jobs started together both take); a port
     that cannot be bound is chosen again."""
     import socket
-    import launch
+    from common import launcher as launch
     from dmlc_tracker import tracker
     started = []
 
