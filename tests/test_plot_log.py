@@ -1,9 +1,11 @@
-"""tools/plot_log.py on the log of a real short training run."""
+"""tools/plot_log.py (common/plots.py) and the log reader (common/training_log.py) on the log
+of a real short training run."""
 import re
 
 import pytest
 
-import plot_log
+from common import plots
+from common.training_log import parse_log
 from datasets import make_rec
 from helpers import assert_one_line_error, run_script
 
@@ -35,7 +37,7 @@ def test_speed_is_the_epoch_images_over_its_time_cost(training_log):
     text = training_log.read_text()
     seconds = logged(text, 'Time cost')
     assert sorted(seconds) == [0, 1]
-    curves = plot_log.parse_log(str(training_log))
+    curves = parse_log(str(training_log))
     # 200 records in batches of 32: 7 batches, 224 images an epoch (common/fit.py).
     assert curves['images'] == {0: 224, 1: 224}
     assert curves['counted'] == {0: 'log', 1: 'log'}
@@ -50,12 +52,12 @@ def test_the_trained_line_counts_every_epoch(training_log):
     text = training_log.read_text()
     trained = {int(e): int(n) for e, n in re.findall(r'Epoch\[(\d+)\] Trained (\d+) images', text)}
     assert trained == {0: 224, 1: 224}
-    curves = plot_log.parse_log(str(training_log))
+    curves = parse_log(str(training_log))
     assert curves['counted'] == {0: 'log', 1: 'log'}
     # The line wins over the arguments: an edited --num-examples changes nothing.
     edited = training_log.parent / 'edited-with-trained.log'
     edited.write_text(text.replace("'num_examples': None", "'num_examples': 100"))
-    assert plot_log.parse_log(str(edited))['images'] == {0: 224, 1: 224}
+    assert parse_log(str(edited))['images'] == {0: 224, 1: 224}
 
 
 def _old_log(text):
@@ -69,13 +71,13 @@ def test_num_examples_and_missing_data_as_the_log_says(training_log, tmp_path):
     # --num-examples 100 given: 4 batches (the last filled), 128 images.
     edited = tmp_path / 'num-examples.log'
     edited.write_text(text.replace("'num_examples': None", "'num_examples': 100"))
-    curves = plot_log.parse_log(str(edited))
+    curves = parse_log(str(edited))
     assert curves['images'] == {0: 128, 1: 128}
     # Training data gone, no --num-examples: the Speed lines' last batch (4) is all the
     # log tells, so 5 of the 7 batches are counted: a lower bound, said on stderr.
     gone = tmp_path / 'gone.log'
     gone.write_text(text.replace(str(training_log.parent / 'train.rec'), '/nonexistent/t.rec'))
-    curves = plot_log.parse_log(str(gone))
+    curves = parse_log(str(gone))
     last = {int(e): int(b) for e, b in re.findall(r'Epoch\[(\d+)\] Batch \[\d+-(\d+)\]', text)}
     assert curves['images'] == {e: (last[e] + 1) * 32 for e in (0, 1)} == {0: 160, 1: 160}
     assert curves['counted'] == {0: 'speed lines', 1: 'speed lines'}
@@ -108,14 +110,14 @@ def test_an_interrupted_epoch_is_left_out_until_it_runs_again(training_log, tmp_
             '2026-01-01 00:00:00,000 Epoch[2] Interrupted after 1 of 7 batches\n')
     log = tmp_path / 'stopped.log'
     log.write_text(text + part)
-    curves = plot_log.parse_log(str(log))
+    curves = parse_log(str(log))
     assert curves['interrupted'] == {2: (1, 7)}
-    assert 2 not in plot_log.complete(curves['speed'], curves) and 1 in curves['speed']
+    assert 2 not in plots.complete(curves['speed'], curves) and 1 in curves['speed']
     assert sorted(curves['train_loss']) == [0, 1, 2] and curves['train_loss'][2] == 1.3
-    assert plot_log.title(curves, str(log)) == 'igcv3_0.5x, 1x, cifar10, 2 epochs (stopped.log)'
+    assert plots.title(curves, str(log)) == 'igcv3_0.5x, 1x, cifar10, 2 epochs (stopped.log)'
     proc = run_script('tools/plot_log.py', log, '-o', tmp_path / 'c.png')
     assert proc.returncode == 0 and 'epoch 2 was stopped after 1 of 7 batches' in proc.stderr
     # resumed: the epoch runs again in full, and counts
     log.write_text(text + part + part.replace('0.250000', '0.500000').rsplit('2026', 1)[0])
-    curves = plot_log.parse_log(str(log))
+    curves = parse_log(str(log))
     assert curves['interrupted'] == {} and curves['train'][2] == 0.5
