@@ -62,7 +62,7 @@ def parse_args(argv=None):
     if known.pretrained_model is None:
         return data.parse_args(parser, argv)
     _, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
-    proto = protocol.resolve(argparse.Namespace(), known.pretrained_model, known.load_epoch or 0)
+    proto = protocol.resolve(known.pretrained_model, known.load_epoch or 0)
     info = proto.info or {}
     parser.set_defaults(
         network=info.get('network') or network or 'igcv3',

@@ -11,7 +11,6 @@ checkpoint's weights.
 A checkpoint's block takes its input as the checkpoint was trained (its model info:
 ``block.protocol``, a common.protocol.Protocol: image shape, mean, std, resize).
 """
-import argparse
 
 import mxnet as mx
 
@@ -52,7 +51,7 @@ def checkpoint_block(model, epoch=None):
     released weights) as a HybridBlock holding its weights, on the CPU (``reset_ctx`` to
     move it). ``epoch`` None: the last complete one, as the tools take it."""
     model, epoch = checkpoint.find_model(model, epoch)
-    proto = protocol.resolve(argparse.Namespace(), model, epoch)
+    proto = protocol.resolve(model, epoch)
     sym, arg, aux, _ = checkpoint.load_model(model, epoch, proto.image_shape)
     block = _block(sym)
     # Every parameter of the graph up to fc is in the checkpoint (load_model checked the

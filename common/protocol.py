@@ -58,8 +58,21 @@ def _same(a, b):
     return [round(float(x), 4) for x in a] == [round(float(x), 4) for x in b]
 
 
-def resolve(args, model, epoch):
-    """The Protocol for ``model`` at ``epoch`` under the tool's flags (see the module)."""
+def given_flags(args):
+    """The protocol flags (add_protocol_args's) of a tool's parsed ``args``, as resolve's
+    keywords: None for each one not given, or that the tool does not have."""
+    return dict(image_shape=getattr(args, 'image_shape', None),
+                mean=getattr(args, 'rgb_mean', None), std=getattr(args, 'rgb_std', None),
+                resize=getattr(args, 'resize', None), tta=getattr(args, 'tta', None),
+                any_shape=getattr(args, 'any_shape', False))
+
+
+def resolve(model, epoch, image_shape=None, mean=None, std=None, resize=None, tta=None,
+            any_shape=False):
+    """The Protocol for ``model`` at ``epoch`` (see the module): its model info's, or the
+    released one, overridden by each of the flags given (their text as typed: --image-shape
+    'C,H,W', --rgb-mean and --rgb-std 'a,b,c', --resize and --tta); ``any_shape`` allows
+    an --image-shape of another layout than the model was trained for."""
     prefix, network = checkpoint.resolve(model, epoch)
     info = checkpoint.read_model_info(prefix)
     if info is not None:
@@ -77,14 +90,12 @@ def resolve(args, model, epoch):
                          ','.join(map(str, base['image_shape'])), base['resize'],
                          ','.join('%g' % v for v in base['mean']),
                          ','.join('%g' % v for v in base['std']))
-    given = dict(image_shape=getattr(args, 'image_shape', None),
-                 mean=getattr(args, 'rgb_mean', None), std=getattr(args, 'rgb_std', None),
-                 resize=getattr(args, 'resize', None))
+    given = dict(image_shape=image_shape, mean=mean, std=std, resize=resize)
     parsed = dict(image_shape=parse_image_shape_flag(given['image_shape'])
                   if given['image_shape'] else None,
                   mean=parse_floats(given['mean'], 'rgb-mean') if given['mean'] else None,
                   std=parse_floats(given['std'], 'rgb-std') if given['std'] else None,
-                  resize=given['resize'], tta=getattr(args, 'tta', None))
+                  resize=given['resize'], tta=tta)
     flags = dict(image_shape='--image-shape', mean='--rgb-mean', std='--rgb-std',
                  resize='--resize', tta='--tta')
     out = {}
@@ -97,7 +108,7 @@ def resolve(args, model, epoch):
         if info is not None and not same:
             logging.warning('%s %s differs from what the model was trained with (%s in %s)',
                             flags[key], given.get(key, value), base[key], source)
-    if info is not None and parsed['image_shape'] and not getattr(args, 'any_shape', False):
+    if info is not None and parsed['image_shape'] and not any_shape:
         trained = resolve_layout(None, info['image_shape'])
         asked = resolve_layout(None, parsed['image_shape'])
         if info.get('network_args', {}).get('layout', trained) != asked:
@@ -108,7 +119,7 @@ def resolve(args, model, epoch):
                                info.get('network_args', {}).get('layout', trained),
                                ','.join(map(str, info['image_shape']))))
     layout = (info or {}).get('network_args', {}).get('layout')
-    if layout and not parsed['image_shape'] and not getattr(args, 'any_shape', False) \
+    if layout and not parsed['image_shape'] and not any_shape \
             and resolve_layout(None, info['image_shape']) != layout:
         raise UserError('%s: image_shape %s gives the %s layout, but its network_args say the '
                         'model has the %s layout; correct the file, or give --image-shape '

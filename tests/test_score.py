@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-import score
+from common import scoring
 import symbol
 from common import checkpoint
 from common.inference import bind_for_inference
@@ -56,9 +56,9 @@ def test_registered_name_rebuilds_the_graph_from_params_alone(trained, tmp_path,
     blob.update({'aux:' + k: v for k, v in aux.items()})
     mx.nd.save(str(tmp_path / 'igcv3_0.5x-0000.params'), blob)
     monkeypatch.setattr(checkpoint, 'MODELS_DIR', str(tmp_path))
-    args = score.parse_args(['--model', 'IGCV3_0.5x', '--data-val', str(folder / 'val.rec'),
-                             '--gpus='] + NORM)
-    result, _ = score.score(args)
+    result, _ = scoring.score('IGCV3_0.5x', None, str(folder / 'val.rec'),
+                              mean=NORM[NORM.index('--rgb-mean') + 1],
+                              std=NORM[NORM.index('--rgb-std') + 1])
     direct = run_script('score.py', '--model', folder / 'm', '--load-epoch', '2', '--data-val',
                         folder / 'val.rec', '--json', *NORM)
     assert result['accuracy'] == json.loads(direct.stdout)['accuracy']

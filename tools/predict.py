@@ -67,7 +67,7 @@ def main():
                                                         getattr(args, 'load_epoch', None))
     if args.top_k < 1:
         raise UserError('--top-k must be at least 1, got %d' % args.top_k)
-    proto = protocol.resolve(args, args.model, args.load_epoch)
+    proto = protocol.resolve(args.model, args.load_epoch, **protocol.given_flags(args))
     shape, mean, std = proto.image_shape, proto.mean, proto.std
     sym, arg, aux, _ = checkpoint.load_model(args.model, args.load_epoch, shape)
     names = class_names(args.synset, proto.classes, checkpoint.num_classes_of(arg))

@@ -58,7 +58,7 @@ def main():
     setup_logging()
     args.model, args.load_epoch = checkpoint.find_model(args.model,
                                                         getattr(args, 'load_epoch', None))
-    proto = protocol.resolve(args, args.model, args.load_epoch)
+    proto = protocol.resolve(args.model, args.load_epoch, **protocol.given_flags(args))
     shape = proto.image_shape
     checkpoint.refuse_overwrite(
         checkpoint.resolve(args.model, args.load_epoch)[0], args.load_epoch,
