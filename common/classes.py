@@ -62,3 +62,15 @@ def find_class_names(rec_path):
         if os.path.isfile(path):
             return path
     return None
+
+
+def class_names(path, known, num_classes):
+    """The names a tool prints: those of the file ``path`` (--synset) if given, else
+    ``known`` (the model info's) when they fit, else the label numbers."""
+    if path:
+        if not os.path.isfile(path):
+            raise UserError('--synset %s: no such file' % path)
+        return read_class_names(path, num_classes)
+    if known and len(known) == num_classes:
+        return known
+    return [str(i) for i in range(num_classes)]

@@ -1,7 +1,9 @@
 """Running the repository's own commands as child processes, as a user would run them:
 the demos and tools/reproduce.py chain entry points, tools/benchmark.py measures each
 phase in a fresh process."""
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -34,3 +36,11 @@ def run_json(cmd, cwd):
         return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
                 'failed (exit %d)' % proc.returncode}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def wheel_tool(name):
+    """The path of a script of the mxnet wheel's tools/ folder (im2rec.py, launch.py)."""
+    spec = importlib.util.find_spec('mxnet')
+    if spec is None or not spec.origin:
+        raise UserError('mxnet is not installed; run make setup')
+    return os.path.join(os.path.dirname(spec.origin), 'tools', name)

@@ -5,7 +5,6 @@ or a SIGINT/SIGTERM to the launcher, stops every process of the job (SIGTERM, th
 after a grace period) with a non-zero exit naming the role; the scheduler's port chosen by
 the OS; the cores shared among the workers."""
 import ctypes
-import importlib.util
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import threading
 import time
 
 from .cli import print_error
-from .errors import UserError
+from .commands import wheel_tool
 
 # Seconds between SIGTERM and SIGKILL when the job is stopped.
 GRACE_SECONDS = 5
@@ -23,10 +22,7 @@ PR_SET_PDEATHSIG = 1
 
 def wheel_launcher():
     """The path of the wheel's own launch.py."""
-    spec = importlib.util.find_spec('mxnet')
-    if spec is None or not spec.origin:
-        raise UserError('mxnet is not installed; run make setup')
-    return os.path.join(os.path.dirname(spec.origin), 'tools', 'launch.py')
+    return wheel_tool('launch.py')
 
 
 def descendants(pid):

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -557,3 +559,38 @@ def run_sweep(s, shape, sizes, rounds, measure_one):
                 results={str(b): v for b, v in sweep.items()},
                 training_ceiling_images_per_sec=train_ceiling), \
         sweep_table(sweep, s, train_ceiling) + '\n'
+
+
+# Packing speed (tools/bench_im2rec.py)
+
+def photo_like_images(folder, count, seed=0):
+    """``count`` JPEGs of mixed sizes around 500x375 in 10 class folders of ``folder``:
+    smooth random content with a little noise, so that they compress like photographs."""
+    import cv2
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    for i in range(count):
+        cls = os.path.join(folder, 'class%d' % (i % 10))
+        os.makedirs(cls, exist_ok=True)
+        h, w = rng.randint(300, 451), rng.randint(400, 601)
+        small = rng.randint(0, 256, (h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        img = cv2.add(img, rng.randint(0, 12, img.shape).astype(np.uint8))
+        cv2.imwrite(os.path.join(cls, '%05d.jpg' % i), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def time_packing(tool, work, images, lst, flags):
+    """(seconds, .rec bytes) of one ``python TOOL PREFIX IMAGES FLAGS`` packing ``lst``
+    in a folder of its own under ``work`` (removed after), the process's start counted."""
+    out = os.path.join(work, os.path.basename(tool).replace('.py', '') + '_' + str(os.getpid()))
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(lst, os.path.join(out, 'bench.lst'))
+    start = time.time()
+    proc = subprocess.run([sys.executable, tool, os.path.join(out, 'bench'), images] + flags,
+                          capture_output=True, text=True, cwd=work)
+    seconds = time.time() - start
+    if proc.returncode != 0 or not os.path.exists(os.path.join(out, 'bench.rec')):
+        raise RuntimeError('%s failed: %s' % (tool, proc.stderr[-500:]))
+    size = os.path.getsize(os.path.join(out, 'bench.rec'))
+    shutil.rmtree(out)
+    return seconds, size

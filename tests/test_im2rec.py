@@ -328,3 +328,20 @@ def test_options_between_the_positionals_and_switch_help(tmp_path):
     assert len(read_lst(tmp_path / 'd.lst')) == 6
     text = run_script('tools/im2rec.py', '--help').stdout
     assert 'keep the sorted order' in text and '(default: True)' not in text
+
+
+def test_bench_im2rec_times_both_tools_on_the_same_list(tmp_path):
+    """tools/bench_im2rec.py in miniature: both tools pack the generated images, and the
+    report's rates and ratio agree with its seconds."""
+    out = tmp_path / 'bench.json'
+    proc = run_script('tools/bench_im2rec.py', '--images', '12', '--rounds', '2', '--resize',
+                      '64', '--json', out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    for name in ('ours', 'wheel'):
+        assert len(report['seconds'][name]) == 2
+        assert report['images_per_sec_best'][name] == pytest.approx(
+            12 / min(report['seconds'][name]))
+    assert report['ratio_ours_over_wheel'] == pytest.approx(
+        report['images_per_sec_best']['ours'] / report['images_per_sec_best']['wheel'])
+    assert 'round 1' in proc.stdout and 'ratio' in proc.stdout

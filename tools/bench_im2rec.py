@@ -15,47 +15,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 from _path import ROOT
+from common.atomic import write_text
 from common.cli import ArgumentParser, run, setup_logging
+from common.commands import wheel_tool
+from common.speed import photo_like_images, time_packing
 from common.timing import machine_description
-
-import cv2
-import numpy as np
-
-
-def make_images(folder, count, seed=0):
-    rng = np.random.RandomState(seed)
-    for i in range(count):
-        cls = os.path.join(folder, 'class%d' % (i % 10))
-        os.makedirs(cls, exist_ok=True)
-        h, w = rng.randint(300, 451), rng.randint(400, 601)
-        small = rng.randint(0, 256, (h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
-        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        img = cv2.add(img, rng.randint(0, 12, img.shape).astype(np.uint8))
-        cv2.imwrite(os.path.join(cls, '%05d.jpg' % i), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-
-
-def wheel_im2rec():
-    import importlib.util
-    spec = importlib.util.find_spec('mxnet')
-    return os.path.join(os.path.dirname(spec.origin), 'tools', 'im2rec.py')
-
-
-def pack_once(tool, work, images, lst, flags):
-    out = os.path.join(work, os.path.basename(tool).replace('.py', '') + '_' + str(os.getpid()))
-    os.makedirs(out, exist_ok=True)
-    shutil.copy(lst, os.path.join(out, 'bench.lst'))
-    start = time.time()
-    proc = subprocess.run([sys.executable, tool, os.path.join(out, 'bench'), images] + flags,
-                          capture_output=True, text=True, cwd=ROOT)
-    seconds = time.time() - start
-    if proc.returncode != 0 or not os.path.exists(os.path.join(out, 'bench.rec')):
-        raise RuntimeError('%s failed: %s' % (tool, proc.stderr[-500:]))
-    size = os.path.getsize(os.path.join(out, 'bench.rec'))
-    shutil.rmtree(out)
-    return seconds, size
 
 
 def main():
@@ -70,16 +36,16 @@ def main():
     work = tempfile.mkdtemp(prefix='im2rec-bench-')
     try:
         images = os.path.join(work, 'images')
-        make_images(images, args.images)
+        photo_like_images(images, args.images)
         lst_prefix = os.path.join(work, 'bench')
         subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'im2rec.py'), lst_prefix,
                         images, '--list', '--recursive'], check=True, capture_output=True)
         flags = ['--resize', str(args.resize), '--num-thread', str(args.num_thread)]
-        tools = {'ours': os.path.join(ROOT, 'tools', 'im2rec.py'), 'wheel': wheel_im2rec()}
+        tools = {'ours': os.path.join(ROOT, 'tools', 'im2rec.py'), 'wheel': wheel_tool('im2rec.py')}
         times = {name: [] for name in tools}
         for r in range(args.rounds):
             for name in (('ours', 'wheel') if r % 2 == 0 else ('wheel', 'ours')):
-                seconds, size = pack_once(tools[name], work, images, lst_prefix + '.lst', flags)
+                seconds, size = time_packing(tools[name], work, images, lst_prefix + '.lst', flags)
                 times[name].append(seconds)
                 print('round %d %-5s %6.2f s  %7.1f images/s  %.1f MB'
                       % (r, name, seconds, args.images / seconds, size / 1e6), flush=True)
@@ -94,8 +60,7 @@ def main():
         print('ours %.1f images/s, wheel %.1f images/s, ratio %.2fx (best of %d rounds)'
               % (best['ours'], best['wheel'], result['ratio_ours_over_wheel'], args.rounds))
         if args.json:
-            with open(args.json, 'w') as f:
-                json.dump(result, f, indent=2)
+            write_text(args.json, json.dumps(result, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

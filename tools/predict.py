@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from common import checkpoint, evaluate, packing, protocol  # noqa: E402
 from common.cli import (ArgumentParser, UserError, add_gpus_argument, run,  # noqa: E402
                         setup_logging)
-from common.classes import read_class_names  # noqa: E402
+from common.classes import class_names  # noqa: E402
 from common.images import MAX_IMAGE_PIXELS, read_image  # noqa: E402
 from common.inference import bind_for_inference, preprocess  # noqa: E402
 
@@ -47,17 +47,6 @@ def parse_args(argv=None):
                         help='refuse an image of more pixels, decoded or resized (read from '
                              'its header before decoding), as tools/im2rec.py does')
     return parser.parse_args(argv)
-
-
-def class_names(path, known, classes):
-    """--synset's names, else the model info's, else the label numbers."""
-    if path:
-        if not os.path.isfile(path):
-            raise UserError('--synset %s: no such file' % path)
-        return read_class_names(path, classes)
-    if known and len(known) == classes:
-        return known
-    return [str(i) for i in range(classes)]
 
 
 def main():
