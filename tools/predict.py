@@ -13,7 +13,6 @@ and a model trained with --tta flip averages each image with its mirror (--tta n
 """
 import json
 import logging
-import os
 import sys
 
 import _path  # noqa: F401
