@@ -10,11 +10,14 @@ import time
 
 from .errors import UserError
 
+# The repository's root, where its commands run from.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def run_step(cmd, cwd, title=None, then=''):
+
+def run_step(title, cmd, then='', cwd=ROOT):
     """Run ``python CMD...`` (one of the repository's commands) in ``cwd`` as a user would,
-    its log on the console, after a line naming it; returns (its stdout, seconds). A
-    failure is a UserError ending in ``then``."""
+    its log on the console, after a line naming it (and ``title``, if any); returns (its
+    stdout, seconds). A failure is a UserError ending in ``then``."""
     words = ' '.join(str(c) for c in cmd)
     sys.stderr.write(('\n=== %s\n' % title if title else '') + '$ python %s\n' % words)
     sys.stderr.flush()

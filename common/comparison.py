@@ -14,13 +14,11 @@ from symbol.paper import PAPER_CIFAR
 
 from . import training_log, verdict
 from .atomic import write_text
-from .commands import run_step
+from .commands import ROOT, run_step
 from .complexity import complexity
 from .errors import UserError
 from .recipes import DATASETS
 from .timing import machine_description
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Plan(collections.namedtuple('Plan', [
@@ -37,7 +35,7 @@ def seeds_of(plan, network):
 
 
 def _python(cmd):
-    return run_step(cmd, ROOT, then='; run this command again to resume')[0]
+    return run_step(None, cmd, then='; run this command again to resume')[0]
 
 
 def counts(network, dataset):

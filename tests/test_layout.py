@@ -186,3 +186,16 @@ def test_no_module_imports_a_script(path):
     script (tools/_path.py, which puts the root on sys.path, excepted)."""
     _, imports = _module_imports(path, nested=True)
     assert sorted({m for _, m in imports if m.split('.')[0] in SCRIPTS}) == []
+
+
+@pytest.mark.parametrize('path', sorted(p for p in _python_files()
+                                        if p.startswith('tools/') and p != 'tools/_path.py'))
+def test_a_tool_is_its_flags_and_main(path):
+    """A tool defines main and the handling of its flags (parse_*, check_*) and nothing
+    else: what it does lives in common/ or symbol/, importable and tested as a module."""
+    with open(os.path.join(ROOT, path)) as f:
+        tree = ast.parse(f.read())
+    defined = [node.name for node in tree.body
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert 'main' in defined
+    assert [n for n in defined if n != 'main' and not n.startswith(('parse_', 'check_'))] == []

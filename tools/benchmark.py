@@ -123,7 +123,8 @@ def parse_args(argv=None):
     return args
 
 
-def settings(args):
+def parse_settings(args):
+    """The Settings of the parsed flags (common.speed measures with them)."""
     return speed.Settings(
         network=args.network, num_classes=args.num_classes, multiplier=args.multiplier,
         batch_size=args.batch_size, iterations=args.iterations, warmup=args.warmup,
@@ -139,7 +140,7 @@ def main():
     from common.data import parse_image_shape_flag
     shape = parse_image_shape_flag(args.image_shape)
     if args.phase:
-        sys.stdout.write(json.dumps(speed.phase_result(settings(args), args.phase, shape)) + '\n')
+        sys.stdout.write(json.dumps(speed.phase_result(parse_settings(args), args.phase, shape)) + '\n')
         return
     passthrough = list(argv)
     for flag in ('--json', '--batch-sizes'):  # (the parent's own)
@@ -158,11 +159,11 @@ def main():
                   'OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')}}
     if sizes:
         entries, text = speed.run_sweep(
-            settings(args), shape, sizes, args.rounds,
+            parse_settings(args), shape, sizes, args.rounds,
             lambda phase, extra: speed.measure(script, passthrough, phase, ROOT, extra))
     else:
         entries, text = speed.run_phases(
-            settings(args), shape, wanted, args.rounds,
+            parse_settings(args), shape, wanted, args.rounds,
             lambda phase: speed.measure(script, passthrough, phase, ROOT))
     report.update(entries)
     sys.stdout.write(text)

@@ -24,16 +24,8 @@ from common import training_log
 from common.digits import channel_stats, write_digit_folders
 from common.cli import ArgumentParser, run, setup_logging
 from common.commands import run_step
+from common.image_lists import read_list
 
-
-
-def step(title, cmd):
-    return run_step(cmd, ROOT, title)[0]
-
-
-def count_lines(path):
-    with open(path) as f:
-        return sum(1 for line in f if line.strip())
 
 
 def main():
@@ -61,12 +53,12 @@ def main():
     sys.stderr.write('%d images of 32x32 in 10 class folders\n' % count)
 
     lst = os.path.join(data_dir, 'digits')
-    step('listing (tools/im2rec.py --list)', ['tools/im2rec.py', lst, images, '--list',
+    run_step('listing (tools/im2rec.py --list)', ['tools/im2rec.py', lst, images, '--list',
                                               '--recursive', '--train-ratio', '0.8'])
-    step('packing (tools/im2rec.py)', ['tools/im2rec.py', lst, images, '--encoding', '.png',
+    run_step('packing (tools/im2rec.py)', ['tools/im2rec.py', lst, images, '--encoding', '.png',
                                        '--num-thread', str(os.cpu_count() or 1)])
     train_rec, val_rec = lst + '_train.rec', lst + '_val.rec'
-    n_train, n_val = count_lines(lst + '_train.lst'), count_lines(lst + '_val.lst')
+    n_train, n_val = (len(list(read_list(lst + part))) for part in ('_train.lst', '_val.lst'))
     mean, std = channel_stats(images)
     norm = ['--rgb-mean', ','.join('%.3f' % v for v in mean),
             '--rgb-std', ','.join('%.3f' % v for v in std)]
@@ -74,7 +66,7 @@ def main():
     log = prefix + '.log'
     if os.path.exists(log):
         os.remove(log)
-    step('training (train_cifar.py)', [
+    run_step('training (train_cifar.py)', [
         'train_cifar.py', '--network', args.network, '--multiplier', args.multiplier,
         '--data-train', train_rec, '--data-val', val_rec, '--num-classes', '10',
         '--num-examples', n_train, '--image-shape', '3,32,32', '--num-epochs', args.epochs,
@@ -82,11 +74,11 @@ def main():
         '--warmup-epochs', '1', '--wd', '1e-4', '--pad-size', '4', '--random-mirror', '0',
         '--gpus', '', '--seed', '0', '--model-prefix', prefix, '--log-file', log,
         '--disp-batches', '10'] + norm)
-    scored = json.loads(step('scoring (score.py)', [
+    scored = json.loads(run_step('scoring (score.py)', [
         'score.py', '--model', prefix, '--load-epoch', args.epochs, '--data-val', val_rec,
-        '--image-shape', '3,32,32', '--resize', '0', '--gpus', '', '--json'] + norm))
+        '--image-shape', '3,32,32', '--resize', '0', '--gpus', '', '--json'] + norm)[0])
     plot = prefix + '-curves.png'
-    step('plotting (tools/plot_log.py)', ['tools/plot_log.py', log, '-o', plot])
+    run_step('plotting (tools/plot_log.py)', ['tools/plot_log.py', log, '-o', plot])
 
     _, _, speed = training_log.run_speed(training_log.parse_log(log))
     summary = {

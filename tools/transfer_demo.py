@@ -31,10 +31,6 @@ from common.digits import write_digit_records
 FASHION_MEAN, FASHION_STD = '72.94,72.94,72.94', '90.02,90.02,90.02'
 
 
-def step(title, cmd):
-    return run_step(cmd, ROOT, title)
-
-
 def main():
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--network', default='igcv3')
@@ -52,7 +48,8 @@ def main():
     start = time.time()
     fashion = os.path.join(ROOT, args.fashion_dir)
     if not os.path.isfile(os.path.join(fashion, 'train.rec')):
-        step('converting Fashion-MNIST (tools/mnist_to_rec.py)', ['tools/mnist_to_rec.py', fashion])
+        run_step('converting Fashion-MNIST (tools/mnist_to_rec.py)',
+                 ['tools/mnist_to_rec.py', fashion])
     digits = os.path.join(ROOT, args.digits_dir)
     n_train, n_val = write_digit_records(digits, args.train_digits)
     common = ['--network', args.network, '--num-classes', '10', '--image-shape', '1,28,28',
@@ -61,7 +58,7 @@ def main():
               '--disp-batches', '50']
     out = os.path.join(ROOT, args.out)
     pre = out + '-fashion'
-    _, pretrain_seconds = step('pretraining on Fashion-MNIST (train_cifar.py)', [
+    _, pretrain_seconds = run_step('pretraining on Fashion-MNIST (train_cifar.py)', [
         'train_cifar.py', '--data-train', os.path.join(fashion, 'train.rec'),
         '--num-examples', args.pretrain_examples, '--num-epochs', args.pretrain_epochs,
         '--lr', '0.1', '--warmup-epochs', '0.2', '--random-mirror', '1',
@@ -75,9 +72,9 @@ def main():
     }
     results = {}
     for name, (script, prefix, extra) in runs.items():
-        _, seconds = step('training %s (%s)' % (name, script),
+        _, seconds = run_step('training %s (%s)' % (name, script),
                           [script, '--model-prefix', prefix] + extra + budget + common)
-        scored, _ = step('scoring %s (score.py)' % name, [
+        scored, _ = run_step('scoring %s (score.py)' % name, [
             'score.py', '--model', prefix, '--load-epoch', args.epochs,
             '--data-val', os.path.join(digits, 'val.rec'), '--gpus=', '--json'])
         results[name] = dict(json.loads(scored), train_seconds=seconds)
