@@ -17,7 +17,7 @@ after --layer-before-fullc (the classifier, ``fc``) are replaced by a new one of
 --freeze-stages N keeps the stem and the first N stages fixed (their BatchNorm running
 statistics still follow the new data). The network is --network (default: the one of the
 pretrained model info, else igcv3); a checkpoint that does not fit it is refused in one
-line. Every flag of train_cifar.py / train_imagenet.py applies (common/train.py); the
+line. Every flag of train_cifar.py / train_imagenet.py applies (common/training_flags.py); the
 input shape, mean and std default to the pretrained model's (PREFIX-model.json, or the
 released protocol).
 """
@@ -31,7 +31,7 @@ runtime.configure()  # before mxnet loads
 
 import mxnet as mx  # noqa: E402
 
-from common import checkpoint, data, fit, protocol, train  # noqa: E402
+from common import checkpoint, data, fit, protocol, training_flags  # noqa: E402
 from common.cli import ArgumentParser, run, setup_logging  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from symbol import Form  # noqa: E402
@@ -39,7 +39,7 @@ from symbol.layers import CLASSIFIER, FLATTEN, STEM, stage_prefix  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = train.make_parser(__doc__.split('\n')[0])
+    parser = training_flags.make_parser(__doc__.split('\n')[0])
     tune = parser.add_argument_group('Fine-tuning')
     tune.add_argument('--pretrained-model', required=True,
                       help='checkpoint prefix (PREFIX-%%04d.params) or a registered network '
@@ -74,7 +74,7 @@ def parse_args(argv=None):
     args = data.parse_args(parser, argv)
     args.pretrained_epoch, args.load_epoch = args.load_epoch, None
     if not args.model_prefix:
-        args.model_prefix = train.default_prefix(args) + '-finetuned'
+        args.model_prefix = training_flags.default_prefix(args) + '-finetuned'
     return args
 
 
@@ -118,14 +118,14 @@ def main():
     pretrained_classes = checkpoint.num_classes_of(arg)
 
     def network(a, form):
-        return replace_head(train.get_network(a, form), a.layer_before_fullc, a.num_classes,
+        return replace_head(training_flags.get_network(a, form), a.layer_before_fullc, a.num_classes,
                             a.label_smoothing)
 
     # Every pretrained weight must fit the network up to the new head.
     shape = data.image_shape(args)
     original = argparse.Namespace(**dict(vars(args), num_classes=pretrained_classes))
     try:
-        checkpoint.check_params(train.get_network(original, Form.RELEASED), arg, aux, shape,
+        checkpoint.check_params(training_flags.get_network(original, Form.RELEASED), arg, aux, shape,
                                 params_path)
     except UserError as err:
         raise UserError('--pretrained-model %s does not fit --network %s: %s'

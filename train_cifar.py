@@ -20,7 +20,7 @@ epoch of linear warm-up (default 30 epochs).
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-from common import fit, train  # noqa: E402
+from common import fit, training_flags  # noqa: E402
 from common.cli import run  # noqa: E402
 from common.recipes import DATASETS, parse_small_image_args  # noqa: E402,F401
 
@@ -30,7 +30,7 @@ def parse_args(argv=None):
 
 
 def main():
-    fit.fit(parse_args(), train.get_network)
+    fit.fit(parse_args(), training_flags.get_network)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ jitter at random scale 0.533-1.0; validation center crop 224 of the 256 short si
 from common import runtime
 runtime.configure()  # before mxnet loads
 
-from common import fit, train  # noqa: E402
+from common import fit, training_flags  # noqa: E402
 from common.cli import run  # noqa: E402
 from common.recipes import data_dir_records, parse_imagenet_args  # noqa: E402,F401
 
@@ -28,7 +28,7 @@ def parse_args(argv=None):
 
 
 def main():
-    fit.fit(parse_args(), train.get_network)
+    fit.fit(parse_args(), training_flags.get_network)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 """The training loop shared by train_imagenet.py and train_cifar.py (their flags and the
-checks of them are in common/train.py).
+checks of them are in common/training_flags.py).
 
 Flags, checkpoint names and log lines are those of MXNet's example/image-classification
 (``Epoch[e] Batch [a-b]\tSpeed: N samples/sec``, ``Epoch[e] Train-accuracy=``,
@@ -27,7 +27,7 @@ from .inference import bind_for_inference
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
-from .train import model_info, parse_step_epochs, validate_args
+from .training_flags import model_info, parse_step_epochs, validate_args
 
 def seed_everything(seed):
     random.seed(seed)

@@ -17,7 +17,7 @@ import os
 
 from symbol.registry import IMAGENET_MEAN
 
-from . import data, train
+from . import data, training_flags
 from .errors import UserError
 
 SMALL_IMAGE_DESCRIPTION = ('Train on CIFAR-10, CIFAR-100 or Fashion-MNIST with the paper\'s '
@@ -42,7 +42,7 @@ DATASETS = {
 
 def parse_small_image_args(argv=None, description=SMALL_IMAGE_DESCRIPTION):
     """The flags of train_cifar.py: the --dataset's recipe as defaults, then ``argv``."""
-    parser = train.make_parser(description)
+    parser = training_flags.make_parser(description)
     parser.add_argument('--dataset', type=str, default='cifar10', choices=sorted(DATASETS),
                         help='sets the class count, mean/std, default .rec paths and, for '
                              'fashion-mnist, the 1x28x28 input and a cosine schedule over '
@@ -65,7 +65,7 @@ def parse_small_image_args(argv=None, description=SMALL_IMAGE_DESCRIPTION):
     args.dataset_name = args.dataset if args.data_train == DATASETS[args.dataset]['data_train'] \
         else None
     if not args.model_prefix:
-        args.model_prefix = train.default_prefix(args, args.dataset)
+        args.model_prefix = training_flags.default_prefix(args, args.dataset)
     return args
 
 
@@ -86,7 +86,7 @@ def data_dir_records(folder):
 
 def parse_imagenet_args(argv=None, description=IMAGENET_DESCRIPTION):
     """The flags of train_imagenet.py: the upstream recipe as defaults, then ``argv``."""
-    parser = train.make_parser(description)
+    parser = training_flags.make_parser(description)
     parser.add_argument('--data-dir', type=str, default='',
                         help='folder holding train.rec/.idx and val.rec/.idx (overrides '
                              '--data-train/--data-val)')
@@ -101,5 +101,5 @@ def parse_imagenet_args(argv=None, description=IMAGENET_DESCRIPTION):
     if args.data_dir:
         args.data_train, args.data_val = data_dir_records(args.data_dir)
     if not args.model_prefix:
-        args.model_prefix = train.default_prefix(args)
+        args.model_prefix = training_flags.default_prefix(args)
     return args

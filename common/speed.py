@@ -195,7 +195,7 @@ def phase_fit(s, shape, source, dtype=None):
     too) or on synthetic data (--benchmark 1), in ``dtype`` (default --dtype); the
     second epoch's images/s as its log reports them (common.training_log), so the
     first's warm-up is not counted."""
-    from . import fit, train, training_log
+    from . import fit, training_flags, training_log
     folder = tempfile.mkdtemp(prefix='bench-fit-')
     try:
         count = s.fit_images
@@ -211,7 +211,7 @@ def phase_fit(s, shape, source, dtype=None):
         if s.gpus is not None:  # (else the recipe's default: every visible GPU, else the CPU)
             flags += ['--gpus', s.gpus]
         targs = recipe(flags)
-        fit.fit(targs, train.get_network)
+        fit.fit(targs, training_flags.get_network)
         for handler in logging.getLogger().handlers:  # (fit's log file, read whole below)
             handler.flush()
         curves = training_log.parse_log(log)

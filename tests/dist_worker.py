@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import runtime  # noqa: E402
 runtime.configure()
 import mxnet as mx  # noqa: E402
-from common import data, fit, train  # noqa: E402
+from common import data, fit, training_flags  # noqa: E402
 from common.cli import run  # noqa: E402
 
 
@@ -30,7 +30,7 @@ class DyingIter(object):
 
 
 def main():
-    parser = train.make_parser('distributed test worker')
+    parser = training_flags.make_parser('distributed test worker')
     parser.add_argument('--out', required=True)
     parser.add_argument('--rank1-dies-at-batch', type=int, default=-1)
     args = data.parse_args(parser)
@@ -40,7 +40,7 @@ def main():
         if kv.rank == 1 and args.rank1_dies_at_batch >= 0:
             it = DyingIter(it, args.rank1_dies_at_batch)
         return it, val
-    mod = fit.fit(args, train.get_network, loader)
+    mod = fit.fit(args, training_flags.get_network, loader)
     arg, aux = mod.get_params()
     mx.nd.save(os.path.join(args.out, 'rank-%d.params' % mod._kvstore.rank),
                {'arg:' + k: v for k, v in arg.items()})

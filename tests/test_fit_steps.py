@@ -57,7 +57,7 @@ def bound(recs):
         args = parse(recs, prefix, *extra)
         runs.append(fit.prepare(args))
         start = fit.resume(args)
-        fit.build_network(runs[-1], start, train_cifar.train.get_network)
+        fit.build_network(runs[-1], start, train_cifar.training_flags.get_network)
         train, val = data_mod.get_rec_iter(args, runs[-1].kv, start.epoch)
         fit.bind(runs[-1], start, train)
         return runs[-1], train, val
@@ -87,7 +87,7 @@ def test_resume_starts_from_the_last_complete_checkpoint(recs, tmp_path):
     initial = ({'w': mx.nd.ones(2)}, {})
     assert fit.resume(parse(recs, prefix), initial).arg_params is initial[0]
     assert fit.fit(parse(recs, prefix, '--num-epochs', '1', '--ema-decay', '0.9',
-                         '--data-val='), train_cifar.train.get_network) is not None
+                         '--data-val='), train_cifar.training_flags.get_network) is not None
     start = fit.resume(args)
     assert start.epoch == 1 and start.params_path == str(prefix) + '-0001.params'
     assert os.path.isfile(start.states)
@@ -102,7 +102,7 @@ def test_resume_starts_from_the_last_complete_checkpoint(recs, tmp_path):
     other = parse(recs, prefix, '--resume', '--network', 'mobilenetv2')
     with fit.prepare(other) as run, \
             pytest.raises(UserError, match='--network mobilenetv2 cannot resume from it'):
-        fit.build_network(run, fit.resume(other), train_cifar.train.get_network)
+        fit.build_network(run, fit.resume(other), train_cifar.training_flags.get_network)
     assert run.lock is None
 
 

@@ -30,8 +30,12 @@ def _mapped_files():
             folder = name.rstrip('/') if name.endswith('/') else ''
             if not folder:
                 mapped.update(n.rstrip(',') for n in line.split() if n.rstrip(',').endswith('.py'))
-        elif name.endswith('.py'):
-            mapped.add('%s/%s' % (folder, name) if folder else name)
+        else:  # (one name, or several separated by commas, then the description)
+            for word in line.split():
+                if not word.rstrip(',').endswith('.py'):
+                    break
+                name = word.rstrip(',')
+                mapped.add('%s/%s' % (folder, name) if folder else name)
     return mapped
 
 

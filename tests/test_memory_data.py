@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from common import data, memory_data, train
+from common import data, memory_data, training_flags
 from common.errors import UserError
 from common.recordio import AtomicRecordWriter
 from datasets import make_rec
@@ -85,7 +85,7 @@ def test_order_follows_the_seed_and_a_pass_fills_its_last_batch(tmp_path):
 
 
 def _args(tmp_path, *flags):
-    parser = train.make_parser('t')
+    parser = training_flags.make_parser('t')
     args = data.parse_args(parser, ['--network', 'igcv3', '--data-train', str(tmp_path / 't.rec'),
                                     '--data-val', str(tmp_path / 'v.rec'), '--num-classes', '4',
                                     '--image-shape', '3,16,16', '--batch-size', '8',

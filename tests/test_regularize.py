@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from common import averaging, checkpoint, erasing, evaluate, train
+from common import averaging, checkpoint, erasing, evaluate, training_flags
 from common.errors import UserError
 from common.inference import bind_for_inference
 from datasets import class_image, make_rec
@@ -78,7 +78,7 @@ def test_erasing_iterator_is_seeded_and_keeps_labels():
 def test_option_flags_are_checked(flags, needle):
     args = train_cifar.parse_args(['--dataset', 'fashion-mnist'] + flags)
     with pytest.raises(UserError, match=re.escape(needle)):
-        train.validate_args(args)
+        training_flags.validate_args(args)
 
 
 def test_paper_recipes_keep_the_options_off():
@@ -269,7 +269,7 @@ def test_normalization_and_seed_flags_are_checked(flags, needle):
     range ended in a traceback."""
     args = train_cifar.parse_args(flags)
     with pytest.raises(UserError, match=re.escape(needle)):
-        train.validate_args(args)
+        training_flags.validate_args(args)
 
 
 def test_scoring_refuses_bad_normalization_and_counts(trained, tmp_path):

@@ -21,7 +21,7 @@ def _env_after_configure(**preset):
            if k not in ('OMP_NUM_THREADS', 'MXNET_USE_OPERATOR_TUNING', 'DNNL_MAX_CPU_ISA')}
     env.update(preset)
     code = ('import sys, os, json; sys.path.insert(0, %r); from common import runtime; '
-            'import common.fit, common.data, common.checkpoint, common.inference, common.train; '
+            'import common.fit, common.data, common.checkpoint, common.inference, common.training_flags; '
             'untouched = os.environ.get("OMP_NUM_THREADS"); runtime.configure(); '
             'before = os.environ.get("DNNL_MAX_CPU_ISA"); runtime.use_training_kernels(); '
             'print(json.dumps([untouched, os.environ.get("OMP_NUM_THREADS"), '

@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from common import checkpoint, schedule, train
+from common import checkpoint, schedule, training_flags
 from common.errors import UserError
 from symbol import Form
 from datasets import make_rec
@@ -21,7 +21,7 @@ import train_imagenet
 
 def test_imagenet_recipe_lr_at_epoch_100():
     args = train_imagenet.parse_args([])
-    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    steps = training_flags.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     lr = schedule.learning_rate(100, args.lr, args.num_epochs, args.lr_scheduler, args.lr_factor, steps)
     assert lr == pytest.approx(0.045 * 0.98 ** 100, rel=1e-12)
     assert schedule.learning_rate(0.5, args.lr, args.num_epochs, 'multifactor', args.lr_factor,
@@ -30,7 +30,7 @@ def test_imagenet_recipe_lr_at_epoch_100():
 
 def test_cifar_recipe_steps():
     args = train_cifar.parse_args([])
-    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    steps = training_flags.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     at = lambda e: schedule.learning_rate(e, args.lr, args.num_epochs, 'multifactor', 0.1, steps)
     assert [at(199.9), at(200), at(300), at(350), at(399)] == pytest.approx(
         [0.1, 0.01, 0.001, 0.0001, 0.0001])
@@ -231,8 +231,8 @@ SHARED_CORES = {'OMP_NUM_THREADS': ''}
 
 
 def fit_network(args):
-    from common import train
-    return train.get_network(args, Form.RELEASED)
+    from common import training_flags
+    return training_flags.get_network(args, Form.RELEASED)
 
 
 def test_dist_sync_on_localhost_keeps_workers_identical(small_recs, tmp_path):
@@ -397,7 +397,7 @@ def test_fashion_mnist_recipe():
     shapes = dict(zip(internals.list_outputs(), internals.infer_shape(data=(1, 1, 28, 28))[1]))
     assert shapes['last-1x1-conv-relu6_output'][1:] == (1280, 4, 4)
     # The budget scales the schedule: half the rate at the middle of training.
-    steps = train.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
+    steps = training_flags.parse_step_epochs(args.lr_step_epochs, args.num_epochs)
     lr = schedule.learning_rate(15.5, args.lr, args.num_epochs, 'cosine', steps=steps,
                                 warmup_epochs=1)
     assert lr == pytest.approx(0.05)

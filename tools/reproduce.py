@@ -70,7 +70,7 @@ def parse_args(argv=None):
         args.seeds = [int(s) for s in args.seeds.split(',') if s.strip()]
     except ValueError:
         raise UserError("--seeds '%s' must be a comma list of numbers" % args.seeds)
-    from common.train import MAX_SEED
+    from common.training_flags import MAX_SEED
     if any(not 0 <= s <= MAX_SEED for s in args.seeds):
         raise UserError('--seeds must lie in 0..%d' % MAX_SEED)
     args.networks = [n.strip() for n in args.networks.split(',') if n.strip()]
