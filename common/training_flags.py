@@ -22,7 +22,8 @@ def add_fit_args(parser):
     train.add_argument('--multiplier', type=float, default=1.0, help='width multiplier')
     train.add_argument('--width-rule', type=str, default='upstream', choices=('upstream', 'standard'),
                        help='how the multiplier rounds widths (symbol/widths.py)')
-    train.add_argument('--fast-group-conv', type=int, default=None, choices=(0, 1),
+    train.add_argument('--cpu-training-form', '--fast-group-conv', dest='fast_group_conv',
+                       type=int, default=None, choices=(0, 1),
                        help='1: train the CPU training form (grouped 1x1 convs of at most 4 '
                             'groups as block-diagonal dense convs with the permutation after '
                             'them folded into parameters, BatchNorm fused with ReLU and ReLU6 '
@@ -31,7 +32,7 @@ def add_fit_args(parser):
                             'AVX2 kernels (the log says which): same parameters and '
                             'function, faster on CPUs; docs/speed.md); 0: the released ops; '
                             'default 1 on the CPU, 0 with GPUs. Checkpoints keep the released '
-                            'graph either way')
+                            'graph either way. (--fast-group-conv, its first name, still works)')
     add_gpus_argument(train)
     train.add_argument('--kv-store', type=str, default='device',
                        help='local, device, dist_sync, dist_device_sync or dist_async')

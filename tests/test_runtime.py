@@ -51,6 +51,14 @@ def test_training_form_follows_the_devices(monkeypatch):
     assert runtime.training_form(0, [mx.cpu()]) is Form.RELEASED
 
 
+def test_cpu_training_form_flag_has_its_first_name_too():
+    from common import training_flags
+    parser = training_flags.make_parser('t')
+    for flag in ('--cpu-training-form', '--fast-group-conv'):
+        assert parser.parse_args([flag, '0']).fast_group_conv == 0
+    assert parser.parse_args([]).fast_group_conv is None
+
+
 def _build(network, shape=(3, 32, 32)):
     import symbol
     return lambda form: symbol.get_symbol(network, image_shape=shape, num_classes=10, form=form)
