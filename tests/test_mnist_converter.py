@@ -254,3 +254,21 @@ def test_shipped_examples_are_fashion_mnist_test_images():
         labels, _ = mnist_format.read_idx(paths[('val', 'labels')], 'labels')
         for c, img in enumerate(shipped):
             np.testing.assert_array_equal(img, images[np.flatnonzero(labels == c)[0]])
+
+
+def test_test_sample_is_the_first_test_images(converted, tmp_path):
+    """--test-sample writes the first --test-sample-size test images, the same records as
+    the start of val.rec (the released model's committed sample is made so)."""
+    from common import recordio
+    out, arrays, _, _ = converted
+    make_dataset(tmp_path / 'src', gz=True)
+    proc = run_script('tools/mnist_to_rec.py', tmp_path / 'src', tmp_path / 'out',
+                      '--test-sample', tmp_path / 'sample', '--test-sample-size', '7')
+    assert proc.returncode == 0, proc.stderr
+    sample = recordio.read_index(str(tmp_path / 'sample.idx'))
+    full = recordio.read_index(str(out / 'val.idx'))
+    assert len(sample) == 7
+    with open(tmp_path / 'sample.rec', 'rb') as a, open(out / 'val.rec', 'rb') as b:
+        for (key, offset), (full_key, full_offset) in zip(sample, full):
+            assert key == full_key
+            assert recordio.read_record_at(a, offset) == recordio.read_record_at(b, full_offset)

@@ -42,9 +42,17 @@ def main():
     parser.add_argument('--examples', metavar='DIR', default=None,
                         help='also write the first test image of each class to DIR as '
                              'LABEL-NAME.png (the repository ships examples/fashion-mnist)')
+    parser.add_argument('--test-sample', metavar='PREFIX', default=None,
+                        help='also write the first --test-sample-size test images to '
+                             'PREFIX.rec/.idx (the repository ships '
+                             'tests/data/fashion-mnist-test-sample)')
+    parser.add_argument('--test-sample-size', type=int, default=1000,
+                        help='images of --test-sample')
     args = parser.parse_args()
     if args.num_classes < 1:
         parser.error('--num-classes must be at least 1')
+    if args.test_sample_size < 1:
+        parser.error('--test-sample-size must be at least 1')
     setup_logging()
     paths = find_files(args.src, args.src == DEBIAN_DIR)
     splits, dataset = read_dataset(paths, args.num_classes)
@@ -54,6 +62,10 @@ def main():
     write_class_names(os.path.join(args.out, 'classes.txt'), names)
     if args.examples:
         write_examples(args.examples, *splits['val'], names)
+    if args.test_sample:
+        images, labels = splits['val']
+        write_image_records(args.test_sample, images[:args.test_sample_size],
+                            labels[:args.test_sample_size])
 
 
 if __name__ == '__main__':
