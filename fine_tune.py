@@ -21,7 +21,6 @@ line. Every flag of train_cifar.py / train_imagenet.py applies (common/training_
 input shape, mean and std default to the pretrained model's (PREFIX-model.json, or the
 released protocol).
 """
-import argparse
 import logging
 import math
 import os
@@ -60,7 +59,7 @@ def parse_args(argv=None):
     first.add_argument('--load-epoch', type=int, default=0)
     known, _ = first.parse_known_args(argv)
     if known.pretrained_model is None:
-        return data.parse_args(parser, argv)
+        return training_flags.fixed(data.parse_args(parser, argv))
     _, network = checkpoint.resolve(known.pretrained_model, known.load_epoch or 0)
     proto = protocol.resolve(known.pretrained_model, known.load_epoch or 0)
     info = proto.info or {}
@@ -71,10 +70,12 @@ def parse_args(argv=None):
         rgb_std=','.join('%g' % v for v in proto.std), val_resize=proto.resize,
         multiplier=info.get('network_args', {}).get('multiplier', 1.0),
         width_rule=info.get('network_args', {}).get('width_rule', 'upstream'))
-    args = data.parse_args(parser, argv)
-    args.pretrained_epoch, args.load_epoch = args.load_epoch, None
+    parsed = data.parse_args(parser, argv)
+    # --load-epoch names the pretrained model's epoch; the run itself starts from it anew.
+    args = training_flags.TrainingConfig(dict(vars(parsed), pretrained_epoch=parsed.load_epoch,
+                                              load_epoch=None))
     if not args.model_prefix:
-        args.model_prefix = training_flags.default_prefix(args) + '-finetuned'
+        args = args.replace(model_prefix=training_flags.default_prefix(args) + '-finetuned')
     return args
 
 
@@ -118,15 +119,15 @@ def main():
     pretrained_classes = checkpoint.num_classes_of(arg)
 
     def network(a, form):
-        return replace_head(training_flags.get_network(a, form), a.layer_before_fullc, a.num_classes,
-                            a.label_smoothing)
+        return replace_head(training_flags.get_network(a, form), a.layer_before_fullc,
+                            a.num_classes, a.label_smoothing)
 
     # Every pretrained weight must fit the network up to the new head.
     shape = data.image_shape(args)
-    original = argparse.Namespace(**dict(vars(args), num_classes=pretrained_classes))
+    original = args.replace(num_classes=pretrained_classes)
     try:
-        checkpoint.check_params(training_flags.get_network(original, Form.RELEASED), arg, aux, shape,
-                                params_path)
+        checkpoint.check_params(training_flags.get_network(original, Form.RELEASED), arg, aux,
+                                shape, params_path)
     except UserError as err:
         raise UserError('--pretrained-model %s does not fit --network %s: %s'
                         % (args.pretrained_model, args.network, err))
@@ -136,7 +137,7 @@ def main():
         # learn from values the released graph, which checkpoints keep, does not give.
         logging.info('--layer-before-fullc %s: training the released ops '
                      '(--fast-group-conv 0)', args.layer_before_fullc)
-        args.fast_group_conv = 0
+        args = args.replace(fast_group_conv=0)
     head = network(args, Form.RELEASED)
     shapes = dict(zip(head.list_arguments(), head.infer_shape(data=(1,) + shape)[0]))
     kept = {k: v for k, v in arg.items() if k in shapes and tuple(v.shape) == shapes[k]}

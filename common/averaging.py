@@ -32,7 +32,7 @@ def add_averaging_args(train):
 
 
 def check_decay(args):
-    decay = getattr(args, 'ema_decay', 0.0)
+    decay = args.ema_decay
     if not (math.isfinite(decay) and 0 <= decay < 1):
         raise UserError('--ema-decay must be in [0, 1) (0: off), got %s' % decay)
 

@@ -393,7 +393,7 @@ def _memory_sets(args, shape, rank, num_workers):
     """((images, labels) of this worker's part of --data-train, (images, labels) of
     --data-val or None) decoded in memory (common.memory_data), or None to read the
     records through ImageRecordIter, as --data-in-memory and the data allow."""
-    choice = getattr(args, 'data_in_memory', '0')
+    choice = args.data_in_memory
     if choice == '0':
         return None
     offsets, _ = scan_records(args.data_train, 'data-train')

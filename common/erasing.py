@@ -51,15 +51,15 @@ def _pair(text, flag):
 def settings(args):
     """(probability, (area min, max), (ratio min, max), fill) of the flags, or None when
     off; a bad value is a UserError naming its flag."""
-    p = getattr(args, 'random_erasing', 0.0)
+    p = args.random_erasing
     if not (math.isfinite(p) and 0 <= p <= 1):
         raise UserError('--random-erasing must be a probability in [0, 1], got %s' % p)
-    area = _pair(getattr(args, 'random_erasing_area', '0.02,0.4'), 'random-erasing-area')
-    ratio = _pair(getattr(args, 'random_erasing_ratio', '0.3,3.33'), 'random-erasing-ratio')
+    area = _pair(args.random_erasing_area, 'random-erasing-area')
+    ratio = _pair(args.random_erasing_ratio, 'random-erasing-ratio')
     if area[1] > 1:
         raise UserError("--random-erasing-area '%s': the fractions must be at most 1"
                         % args.random_erasing_area)
-    return (p, area, ratio, getattr(args, 'random_erasing_fill', 'random')) if p > 0 else None
+    return (p, area, ratio, args.random_erasing_fill) if p > 0 else None
 
 
 def erase(images, rng, probability, area, ratio, fill, mean, std):

@@ -6,7 +6,6 @@ Flags, checkpoint names and log lines are those of MXNet's example/image-classif
 ``Epoch[e] Validation-accuracy=``, ``Epoch[e] Time cost=``), so MXNet's parse_log.py and
 tools/plot_log.py read the logs.
 """
-import argparse
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from .inference import bind_for_inference
 from .module import Module
 from .schedule import EpochLRScheduler
 from .supervision import StopRequest, Watchdog
-from .training_flags import model_info, parse_step_epochs, validate_args
+from .training_flags import fixed, model_info, parse_step_epochs, validate_args
 
 def seed_everything(seed):
     random.seed(seed)
@@ -141,7 +140,7 @@ def saved_args(args):
     parameters are float32; bfloat16 is how the CPU computed them)."""
     if args.dtype != 'bfloat16':
         return args
-    return argparse.Namespace(**dict(vars(args), dtype='float32'))
+    return args.replace(dtype='float32')
 
 
 def with_lr_mult(sym, lr_mult):
@@ -230,9 +229,9 @@ class Start(object):
 
 
 def count_examples(args, kv):
-    """Check the record files and their labels; set ``args.num_examples`` to what an epoch
-    trains on (the records, or fewer) and return the number of validation images scored
-    (None without --data-val)."""
+    """Check the record files and their labels; returns (the examples an epoch trains on:
+    the records, or fewer, the number of validation images scored: None without
+    --data-val)."""
     data_mod.require_file(args.data_train, 'data-train')
     count = data_mod.check_labels(args.data_train, args.num_classes, 'data-train',
                                   args.data_train_idx)
@@ -246,30 +245,32 @@ def count_examples(args, kv):
                          '%d records of %s', args.num_val_examples, args.num_val_examples,
                          val_count, args.data_val)
             val_count = args.num_val_examples
-    if args.num_examples is None:
-        args.num_examples = count
-    elif count < args.num_examples:
+    examples = args.num_examples
+    if examples is None:
+        examples = count
+    elif count < examples:
         logging.warning('--num-examples %d but %s holds %d records; using %d',
-                        args.num_examples, args.data_train, count, count)
-        args.num_examples = count
-    elif args.num_examples < count:
+                        examples, args.data_train, count, count)
+        examples = count
+    elif examples < count:
         logging.info('--num-examples %d: each epoch trains on %d of the %d records of %s '
-                     '(shuffled anew every epoch)', args.num_examples, args.num_examples,
-                     count, args.data_train)
-    if args.batch_size * kv.num_workers > args.num_examples:
+                     '(shuffled anew every epoch)', examples, examples, count, args.data_train)
+    if args.batch_size * kv.num_workers > examples:
         raise UserError('--batch-size %d is larger than the %d training examples; lower it'
-                        % (args.batch_size, args.num_examples))
-    return val_count
+                        % (args.batch_size, examples))
+    return examples, val_count
 
 
 def prepare(args):
-    """Step 1: check the flags, start the kvstore, the log and the seeds, count the data."""
+    """Step 1: check the flags, start the kvstore, the log and the seeds, count the data.
+    The Run's ``args`` are these with the epoch's examples settled (``num_examples``)."""
+    args = fixed(args)
     validate_args(args)
     watchdog = Watchdog(args.dist_timeout, '--kv-store %s' % args.kv_store) \
         if 'dist' in args.kv_store else None
     kv = create_kvstore(args.kv_store)
     setup_logging(args.log_file, kv.rank)
-    logging.info('start with arguments %s', vars(args))
+    logging.info('start with arguments %s', args.as_dict())
     logging.info('python %s, mxnet %s, numpy %s, OMP_NUM_THREADS=%s', platform.python_version(),
                  mx.__version__, np.__version__, os.environ.get('OMP_NUM_THREADS'))
     if args.seed is not None:
@@ -277,12 +278,13 @@ def prepare(args):
     val_count = None
     if not args.benchmark:
         data_mod.image_shape(args)
-        val_count = count_examples(args, kv)
+        examples, val_count = count_examples(args, kv)
+        args = args.replace(num_examples=examples)
     devices = runtime.get_devices(args.gpus) if not args.test_io else None
     epoch_size = data_mod.batches_per_epoch(args, kv) if not args.benchmark else None
     if epoch_size is None:
         epoch_size = max(1, args.num_examples // args.batch_size) if args.num_examples else 10
-        args.num_examples = epoch_size * args.batch_size
+        args = args.replace(num_examples=epoch_size * args.batch_size)
     return Run(args, kv, devices, epoch_size, val_count, watchdog)
 
 
@@ -505,6 +507,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
     ``lr_mult`` {parameter: multiplier} scales learning rates (checkpoints do not keep it).
     Returns the trained Module (None when the run had nothing left to do)."""
     run = prepare(args)
+    args = run.args  # (the epoch's examples settled)
     if data_loader is None:
         data_loader = data_mod.get_synthetic_iter if args.benchmark else data_mod.get_rec_iter
     if args.test_io:

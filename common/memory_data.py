@@ -40,10 +40,10 @@ _decoded = {}
 def unsupported_augmentation(args):
     """The first training flag (as --flag value) that only ImageRecordIter applies, or None."""
     for name, default in sorted(RECORD_ITER_ONLY.items()):
-        value = getattr(args, name, default)
+        value = getattr(args, name)
         if value != default:
             return '--%s %s' % (name.replace('_', '-'), value)
-    if getattr(args, 'min_random_aspect_ratio', None) is not None:
+    if args.min_random_aspect_ratio is not None:
         return '--min-random-aspect-ratio %s' % args.min_random_aspect_ratio
     return None
 

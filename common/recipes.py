@@ -60,12 +60,12 @@ def parse_small_image_args(argv=None, description=SMALL_IMAGE_DESCRIPTION):
     dataset.add_argument('--dataset', default='cifar10')
     known, _ = dataset.parse_known_args(argv)
     parser.set_defaults(**DATASETS.get(known.dataset, {}))
-    args = data.parse_args(parser, argv)
+    args = training_flags.fixed(data.parse_args(parser, argv))
     # The dataset's name goes with the checkpoints when its own records are trained on.
-    args.dataset_name = args.dataset if args.data_train == DATASETS[args.dataset]['data_train'] \
-        else None
+    args = args.replace(dataset_name=args.dataset
+                        if args.data_train == DATASETS[args.dataset]['data_train'] else None)
     if not args.model_prefix:
-        args.model_prefix = training_flags.default_prefix(args, args.dataset)
+        args = args.replace(model_prefix=training_flags.default_prefix(args, args.dataset))
     return args
 
 
@@ -97,9 +97,10 @@ def parse_imagenet_args(argv=None, description=IMAGENET_DESCRIPTION):
         batch_size=96, optimizer='sgd', initializer='xavier', top_k=5,
         min_random_scale=0.533, max_random_scale=1.0, rgb_mean=','.join('%g' % v for v in IMAGENET_MEAN),
         rgb_std='1,1,1', val_resize=256, data_nthreads=8, disp_batches=50)
-    args = data.parse_args(parser, argv)
+    args = training_flags.fixed(data.parse_args(parser, argv))
     if args.data_dir:
-        args.data_train, args.data_val = data_dir_records(args.data_dir)
+        data_train, data_val = data_dir_records(args.data_dir)
+        args = args.replace(data_train=data_train, data_val=data_val)
     if not args.model_prefix:
-        args.model_prefix = training_flags.default_prefix(args)
+        args = args.replace(model_prefix=training_flags.default_prefix(args))
     return args

@@ -92,6 +92,57 @@ def parse_step_epochs(text, num_epochs):
         raise UserError("--lr-step-epochs '%s' must be comma-separated epochs or 'every'" % text)
 
 
+# Fields every TrainingConfig has, with these values where a script's parser has no such
+# flag: train_imagenet.py's --layout follows the input; --dataset's name, only
+# train_cifar.py's.
+OPTIONAL_FIELDS = {'layout': None, 'dataset_name': None}
+
+
+class TrainingConfig(object):
+    """The training flags of a run, fixed once parsed: read as attributes (``args.lr``),
+    never changed or added to; ``replace(lr=...)`` gives a changed copy, ``as_dict()``
+    the values (in the parser's order). The training library (common.fit, common.data,
+    ...) takes this one object, as MXNet's fit takes its flags; what it settles along the
+    way (the epoch's examples) goes into a copy it keeps."""
+    __slots__ = ('_values',)
+
+    def __init__(self, values):
+        values = dict(values)
+        for name, default in OPTIONAL_FIELDS.items():
+            values.setdefault(name, default)
+        object.__setattr__(self, '_values', values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError('no training flag %r' % name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError('the training flags are fixed once parsed: replace(%s=...) '
+                             'gives a changed copy' % name)
+
+    def __eq__(self, other):
+        return isinstance(other, TrainingConfig) and self._values == other._values
+
+    def __repr__(self):
+        return 'TrainingConfig(%r)' % self._values
+
+    def replace(self, **changes):
+        unknown = sorted(set(changes) - set(self._values))
+        if unknown:
+            raise AttributeError('no training flag %s' % ', '.join(unknown))
+        return TrainingConfig(dict(self._values, **changes))
+
+    def as_dict(self):
+        return dict(self._values)
+
+
+def fixed(args):
+    """The TrainingConfig of a parsed Namespace (or ``args`` itself if it is one)."""
+    return args if isinstance(args, TrainingConfig) else TrainingConfig(vars(args))
+
+
 def make_parser(description):
     parser = ArgumentParser(description=description)
     add_fit_args(parser)
@@ -156,7 +207,7 @@ def validate_args(args):
 def network_kwargs(args):
     """The keywords of symbol.get_symbol that the flags set (every network takes them)."""
     return dict(num_classes=args.num_classes, multiplier=args.multiplier,
-                image_shape=data.image_shape(args), layout=getattr(args, 'layout', None),
+                image_shape=data.image_shape(args), layout=args.layout,
                 width_rule=args.width_rule, dtype=args.dtype,
                 label_smoothing=args.label_smoothing)
 
@@ -171,11 +222,11 @@ def model_info(args):
     return dict(
         network=args.network.lower(), num_classes=args.num_classes, image_shape=list(shape),
         network_args=dict(multiplier=args.multiplier, width_rule=args.width_rule,
-                          layout=resolve_layout(getattr(args, 'layout', None), shape),
+                          layout=resolve_layout(args.layout, shape),
                           dtype=args.dtype),
         mean=data.parse_floats(args.rgb_mean, 'rgb-mean'),
         std=data.parse_floats(args.rgb_std, 'rgb-std'), resize=args.val_resize,
-        classes=classes, dataset=getattr(args, 'dataset_name', None),
+        classes=classes, dataset=args.dataset_name,
         data_train=args.data_train, tta=args.tta,
         pack=read_pack_info(args.data_train) if args.data_train else None)
 

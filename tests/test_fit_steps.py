@@ -70,11 +70,12 @@ def test_prepare_counts_records_and_caps_the_epoch(recs, tmp_path, caplog):
     args = parse(recs, tmp_path / 'm', '--num-examples', '1000', '--num-val-examples', '40')
     with caplog.at_level(logging.INFO):
         run = fit.prepare(args)
-    assert args.num_examples == 128 and run.epoch_size == 4 and run.val_count == 40
+    assert run.args.num_examples == 128 and run.epoch_size == 4 and run.val_count == 40
+    assert args.num_examples == 1000  # (the flags as given stay as they were)
     assert '--num-examples 1000 but' in caplog.text and 'holds 128 records' in caplog.text
     args = parse(recs, tmp_path / 'm', '--data-val=', '--num-examples', '64')
     run = fit.prepare(args)
-    assert (args.num_examples, run.epoch_size, run.val_count) == (64, 2, None)
+    assert (run.args.num_examples, run.epoch_size, run.val_count) == (64, 2, None)
     with pytest.raises(UserError, match='--batch-size 256 is larger than the 128'):
         fit.prepare(parse(recs, tmp_path / 'm', '--batch-size', '256'))
 
@@ -146,3 +147,20 @@ def test_validate_epoch_logs_the_accuracy_and_names_the_checkpoint_when_stopped(
     val.reset()
     with pytest.raises(Interrupted, match='during its validation .*v-0001.params is saved'):
         fit.validate_epoch(run, val, 0, None, StopAfter(0))
+
+
+def test_the_training_flags_are_fixed_once_parsed(recs, tmp_path):
+    """The recipes' parsers give a TrainingConfig: read like a Namespace, never changed
+    under the caller (a flag set or added is refused; replace makes a changed copy)."""
+    from common.training_flags import TrainingConfig, fixed
+    args = parse(recs, tmp_path / 'm')
+    assert isinstance(args, TrainingConfig) and fixed(args) is args
+    with pytest.raises(AttributeError, match='fixed once parsed'):
+        args.lr = 1.0
+    with pytest.raises(AttributeError, match='no training flag lr_typo'):
+        args.replace(lr_typo=1.0)
+    with pytest.raises(AttributeError, match="no training flag 'lr_typo'"):
+        args.lr_typo
+    faster = args.replace(lr=1.0)
+    assert (faster.lr, args.lr) == (1.0, 0.05) and faster != args
+    assert list(faster.as_dict()) == list(args.as_dict())  # (the order the log shows)
