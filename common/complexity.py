@@ -7,10 +7,6 @@ import numpy as np
 DATA_INPUTS = ('data', 'softmax_label')
 
 
-def _attr_tuple(text):
-    return tuple(int(v) for v in text.strip('()').split(',') if v.strip())
-
-
 def complexity(sym, image_shape):
     """Counts for one image of ``image_shape`` (C, H, W).
 
