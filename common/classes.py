@@ -13,7 +13,8 @@ def write_class_names(path, names):
     names = list(names)
     bad = next((n for n in names if not n.strip() or '\n' in n or '\r' in n), None)
     if bad is not None:
-        raise ValueError('class name %r cannot be a line of a class-name file' % bad)
+        raise UserError('class name %r cannot be a line of a class-name file; name the class '
+                        'without line breaks' % bad)
     write_text(path, ['%s\n' % name for name in names])
     logging.info('wrote %d class names to %s', len(names), path)
 

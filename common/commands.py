@@ -1,6 +1,6 @@
 """Running the repository's own commands as child processes, as a user would run them:
-the demos and tools/reproduce.py chain entry points, tools/benchmark.py measures each
-phase in a fresh process."""
+the demos and common/comparison.py (tools/reproduce.py) chain entry points, and
+common/speed.py measures each of tools/benchmark.py's phases in a fresh process."""
 import importlib.util
 import json
 import os

@@ -172,9 +172,10 @@ def validate(sym, params, val, count, metrics, batch_size, image_shape, devices,
 
 
 class Run(object):
-    """What the steps of one fit() share. prepare() fills the data side (kvstore, devices,
-    epoch size, validation count), resume() the starting point, bind() the network side
-    (the training Module, the checkpointed graph, the schedule, the weight average)."""
+    """What the steps of one fit() share. prepare() fills the data side (the settled flags,
+    kvstore, devices, epoch size, validation count); build_network() the graphs (the one
+    trained, the checkpointed one, the model info, the prefix lock); bind() the training
+    Module, the schedule and the weight average. resume() gives the starting point."""
 
     def __init__(self, args, kv, devices, epoch_size, val_count, watchdog):
         self.args, self.kv, self.devices = args, kv, devices
@@ -479,6 +480,15 @@ def save_epoch(run, epoch):
     return params
 
 
+def stopped(run, epoch, stop, during):
+    """The Interrupted of a stop requested ``during`` (a phrase) epoch ``epoch``'s end,
+    naming the checkpoint to resume from."""
+    last_good = run.last_good()
+    return Interrupted('stopped by signal %d in epoch %d, %s (%s); resume with --resume'
+                       % (stop.signal, epoch, during, 'its checkpoint %s is saved' % last_good
+                          if last_good else 'no checkpoint saved'), stop.signal)
+
+
 def validate_epoch(run, val, epoch, params, stop):
     """Step 6: score the epoch's model params on ``val`` (validate); a stop during it
     raises Interrupted, naming the checkpoint to resume from."""
@@ -489,11 +499,7 @@ def validate_epoch(run, val, epoch, params, stop):
              epoch, run.watchdog, tta=args.tta, stop=lambda: stop.requested)
     if stop.requested:  # (it stopped within a batch)
         logging.info('Epoch[%d] Validation cut short by signal %d', epoch, stop.signal)
-        last_good = run.last_good()
-        raise Interrupted('stopped by signal %d in epoch %d, during its validation (%s); '
-                          'resume with --resume'
-                          % (stop.signal, epoch, 'its checkpoint %s is saved' % last_good
-                             if last_good else 'no checkpoint saved'), stop.signal)
+        raise stopped(run, epoch, stop, 'during its validation')
 
 
 def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(),
@@ -535,5 +541,7 @@ def fit(args, get_network, data_loader=None, initial_params=None, fixed_params=(
                 run.touch()
                 if val is not None:
                     validate_epoch(run, val, epoch, params, stop)
+                elif stop.requested:  # (while its checkpoint was saved)
+                    raise stopped(run, epoch, stop, 'at its end')
         run.touch()  # (still watching: leaving the parameter server waits on every peer too)
     return run.mod

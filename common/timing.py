@@ -1,7 +1,7 @@
 """Measuring speed: the median of timed calls, a process's peak memory, the median over
 rounds of measurements, and the machine a number was measured on (every speed in the
-README names it). tools/benchmark.py, tools/bench_im2rec.py, tools/reproduce.py and
-common/quantization.py measure with these."""
+README names it). common/speed.py (tools/benchmark.py, tools/bench_im2rec.py),
+common/comparison.py (tools/reproduce.py) and common/quantization.py measure with these."""
 import os
 import platform
 import resource

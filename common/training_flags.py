@@ -113,10 +113,15 @@ class TrainingConfig(object):
         object.__setattr__(self, '_values', values)
 
     def __getattr__(self, name):
+        if name.startswith('__') or name == '_values':  # (copy and pickle probe these)
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:
             raise AttributeError('no training flag %r' % name) from None
+
+    def __reduce__(self):
+        return TrainingConfig, (self._values,)
 
     def __setattr__(self, name, value):
         raise AttributeError('the training flags are fixed once parsed: replace(%s=...) '

@@ -54,8 +54,8 @@ def bound(recs):
     runs = []
 
     def make(prefix, *extra):
-        args = parse(recs, prefix, *extra)
-        runs.append(fit.prepare(args))
+        runs.append(fit.prepare(parse(recs, prefix, *extra)))
+        args = runs[-1].args  # (the epoch's examples settled, as fit() goes on with them)
         start = fit.resume(args)
         fit.build_network(runs[-1], start, train_cifar.training_flags.get_network)
         train, val = data_mod.get_rec_iter(args, runs[-1].kv, start.epoch)
@@ -161,6 +161,29 @@ def test_the_training_flags_are_fixed_once_parsed(recs, tmp_path):
         args.replace(lr_typo=1.0)
     with pytest.raises(AttributeError, match="no training flag 'lr_typo'"):
         args.lr_typo
+    import copy
+    import pickle
+    assert copy.copy(args) == args == pickle.loads(pickle.dumps(args))
     faster = args.replace(lr=1.0)
     assert (faster.lr, args.lr) == (1.0, 0.05) and faster != args
     assert list(faster.as_dict()) == list(args.as_dict())  # (the order the log shows)
+
+
+def test_a_stop_while_the_checkpoint_is_saved_ends_the_run_there(recs, tmp_path,
+                                                                  monkeypatch):
+    """Without --data-val, a SIGINT that arrives while an epoch's checkpoint is written
+    ends the run after it (Interrupted, naming that checkpoint), before the next epoch."""
+    import signal
+    saves = []
+    real = fit.save_epoch
+
+    def save_and_signal(run, epoch):
+        saves.append(epoch)
+        params = real(run, epoch)
+        os.kill(os.getpid(), signal.SIGINT)  # (the handler of fit's StopRequest takes it)
+        return params
+    monkeypatch.setattr(fit, 'save_epoch', save_and_signal)
+    args = parse(recs, tmp_path / 'e', '--data-val=', '--num-epochs', '3')
+    with pytest.raises(Interrupted, match=r'in epoch 0, at its end .*e-0001.params is saved'):
+        fit.fit(args, train_cifar.training_flags.get_network)
+    assert saves == [0] and not os.path.exists(str(tmp_path / 'e-interrupted-0000.params'))

@@ -50,7 +50,7 @@ def test_class_names_round_trip_and_a_line_break_is_refused(tmp_path):
     assert classes.read_class_names(path, 2) == ['T-shirt/top', 'Ankle boot']
     classes.write_labelled_class_names(path, [('b', 1), ('a', 0)])
     assert classes.read_class_names(path) == ['a', 'b']
-    with pytest.raises(ValueError, match='cannot be a line'):
+    with pytest.raises(UserError, match='cannot be a line'):
         classes.write_class_names(path, ['two\nlines'])
     assert classes.read_class_names(path) == ['a', 'b']  # left as it was
 
