@@ -138,13 +138,19 @@ def form_name(logged):
     return logged
 
 
+def seed_figures(runs):
+    """Each seed's top-1 (percent), in seed order: 's1 88.09, s2 88.21'."""
+    return ', '.join('s%d %.2f' % (r['seed'], 100 * r['top1'])
+                     for r in sorted(runs, key=lambda r: r['seed']))
+
+
 def table(plan, results):
-    """results.md's table: a row per network of the plan (its seeds' runs)."""
+    """results.md's table: a row per network of the plan (its seeds' runs): the mean top-1
+    with its sample standard deviation over the seeds, and every seed's figure."""
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
-    lines = ['| network | params | MACs | top-1 %% (mean, min-max over %s) | seeds | images/s '
-             '(training form) | paper CIFAR-10 / CIFAR-100 | top-1 %%, flip TTA (mean) |' % (
-                 'seeds' if any(len(seeds_of(plan, n)) > 1 for n in plan.networks)
-                 else 'the seed'),
+    lines = ['| network | params | MACs | top-1 % (mean \u00b1 sd) | top-1 % of each seed '
+             '| images/s (training form) | paper CIFAR-10 / CIFAR-100 '
+             '| top-1 %, flip TTA (mean) |',
              '|---|---|---|---|---|---|---|---|']
     for network in plan.networks:
         runs = [r for r in results.values()
@@ -152,12 +158,12 @@ def table(plan, results):
         if not runs:
             continue
         top1 = [100 * r['top1'] for r in runs]
-        spread = ' (%.2f-%.2f)' % (min(top1), max(top1)) if len(top1) > 1 else ''
+        spread = ' \u00b1 %.2f' % statistics.stdev(top1) if len(top1) > 1 else ''
         ref = paper.get(network.lower())
         flip = [100 * r['top1_flip'] for r in runs if 'top1_flip' in r]
-        lines.append('| %s | %s | %s | %.2f%s | %d | %.0f (%s) | %s | %s |' % (
+        lines.append('| %s | %s | %s | %.2f%s | %s | %.0f (%s) | %s | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
-            statistics.mean(top1), spread, len(runs),
+            statistics.mean(top1), spread, seed_figures(runs),
             statistics.mean(r['train_images_per_sec'] for r in runs),
             form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-',
             '%.2f' % statistics.mean(flip) if len(flip) == len(runs) else '-'))
@@ -174,16 +180,17 @@ def claim_verdicts(plan, finished):
 def report(plan, finished, command):
     """results.json's contents: the command, the machine, the plan's budget, every run and
     the verdicts."""
-    return {'command': command,
+    return {'command': command, 'plan': plan._asdict(),
             'machine': machine_description(), 'dataset': plan.dataset,
             'epochs': plan.epochs, 'train_subset': plan.train_subset,
             'runs': sorted(finished.values(), key=lambda r: (r['network'], r['seed'])),
             'verdicts': claim_verdicts(plan, finished)}
 
 
-def read_results(path):
-    """{'NETWORK-sSEED': run} of a results.json this tool wrote; anything else (cut
-    short, edited, another file) is a UserError naming it."""
+def read_report(path):
+    """results.json's contents as this tool wrote them, with ``finished``
+    {'NETWORK-sSEED': run}; anything else (cut short, edited, another file) is a UserError
+    naming it."""
     def bad(why):
         return UserError('%s is not a results file of tools/reproduce.py (%s); restore it, or '
                          'move it away to score the finished runs again' % (path, why))
@@ -199,7 +206,16 @@ def read_results(path):
         if not (isinstance(r, dict) and isinstance(r.get('network'), str)
                 and isinstance(r.get('seed'), int) and isinstance(r.get('top1'), (int, float))):
             raise bad('a run without network, seed or top1: %s' % json.dumps(r)[:80])
-    return {'%s-s%d' % (r['network'], r['seed']): r for r in runs}
+    plan = report.get('plan')
+    if plan is not None and (not isinstance(plan, dict) or set(plan) != set(Plan._fields)):
+        raise bad('a plan of other fields')
+    report['finished'] = {'%s-s%d' % (r['network'], r['seed']): r for r in runs}
+    return report
+
+
+def read_results(path):
+    """{'NETWORK-sSEED': run} of a results.json this tool wrote (see read_report)."""
+    return read_report(path)['finished']
 
 
 def results_markdown(plan, finished, command):

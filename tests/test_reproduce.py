@@ -79,8 +79,10 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
         ('igcv3_0.5x', 1), ('mobilenetv2', 1), ('mobilenetv2', 2)]
     rows = {line.split('|')[1].strip(): line.split('|')
             for line in (runs / 'results.md').read_text().splitlines() if line.startswith('| ')}
-    assert rows['igcv3_0.5x'][5].strip() == '1' and rows['mobilenetv2'][5].strip() == '2'
-    assert 'over seeds' in (runs / 'results.md').read_text()
+    assert re.fullmatch(r's1 \d+\.\d\d', rows['igcv3_0.5x'][5].strip())
+    assert re.fullmatch(r's1 \d+\.\d\d, s2 \d+\.\d\d', rows['mobilenetv2'][5].strip())
+    assert '\u00b1' in rows['mobilenetv2'][4] and '\u00b1' not in rows['igcv3_0.5x'][4]
+    assert json.loads((runs / 'results.json').read_text())['plan']['seeds'] == [1, 2]
 
 
 def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
@@ -106,7 +108,7 @@ def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
         (tmp_path / name).write_bytes(b'')
     args = reproduce.parse_args(['--networks', 'igcv3', '--dtype', 'bfloat16', '--out',
                                  str(tmp_path), '--data-train', str(tmp_path / 'train.rec'),
-                                 '--data-val', str(tmp_path / 'val.rec')])
+                                 '--data-val', str(tmp_path / 'val.rec')])[0]
     finished = {'igcv3-s1': {'network': 'igcv3', 'seed': 1, 'epochs': args.epochs,
                              'train_subset': args.train_subset, 'dtype': 'float32'}}
     with pytest.raises(reproduce.UserError, match='trained with --dtype float32, not bfloat16'):
@@ -122,16 +124,16 @@ def test_reproduce_refuses_a_finished_run_of_another_schedule(tmp_path):
         (tmp_path / name).write_bytes(b'')
     base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
             str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
-    trained = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
+    trained = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])[0]
     finished = {'igcv3-s1': dict(comparison.run_settings(trained), network='igcv3', seed=1)}
     for extra, needle in ((['--epochs', '2', '--train-subset', '128'],
                            'trained with --epochs 3, not 2'),
                           (['--epochs', '3', '--train-subset', '256'],
                            'trained with --train-subset 128, not 256')):
-        args = reproduce.parse_args(base + extra)
+        args = reproduce.parse_args(base + extra)[0]
         with pytest.raises(reproduce.UserError, match=needle):
             comparison.train_and_score(args, 'igcv3', 1, dict(finished))
-    same = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])
+    same = reproduce.parse_args(base + ['--epochs', '3', '--train-subset', '128'])[0]
     assert comparison.train_and_score(same, 'igcv3', 1, dict(finished)) is finished['igcv3-s1']
 
 
@@ -145,7 +147,7 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
         (tmp_path / name).write_bytes(b'')
     base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
             str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
-    started = reproduce.parse_args(base + ['--train-flags', '--random-erasing 0.5'])
+    started = reproduce.parse_args(base + ['--train-flags', '--random-erasing 0.5'])[0]
     (tmp_path / 'igcv3-s1.run.json').write_text(json.dumps(comparison.run_settings(started)))
     for extra, needle in ((['--train-flags', '--ema-decay 0.99'],
                            'started with --train-flags --random-erasing 0.5, not --ema-decay'),
@@ -155,7 +157,7 @@ def test_reproduce_refuses_a_started_run_of_other_flags(tmp_path):
                            'started with --train-subset None, not 500'),
                           (['--train-flags', '--random-erasing 0.5', '--epochs', '3'],
                            'started with --epochs 10, not 3')):
-        args = reproduce.parse_args(base + extra)
+        args = reproduce.parse_args(base + extra)[0]
         with pytest.raises(reproduce.UserError, match=needle):
             comparison.train_and_score(args, 'igcv3', 1, {})
     proc = run_script('tools/reproduce.py', *base, '--train-flags', '--seed 3')
@@ -191,3 +193,76 @@ def test_missing_records_name_the_converter_of_their_dataset(tmp_path):
     proc = run_script('score.py', '--model', 'igcv3', '--data-val',
                       tmp_path / 'fashion-mnist' / 'val.rec', '--data-nthreads', '0')
     assert_one_line_error(proc, '--data-nthreads must be at least 1')
+
+
+def _report_file(path, top1_by_network, plan=True):
+    """A results.json of runs with these top-1 values (fractions, one per seed)."""
+    runs = [{'network': net, 'seed': i + 1, 'top1': acc, 'params': 1000, 'macs': 2000,
+             'train_images_per_sec': 100.0, 'training_form': 'padded'}
+            for net, values in top1_by_network.items() for i, acc in enumerate(values)]
+    nets = list(top1_by_network)
+    seeds = list(range(1, 1 + max(len(v) for v in top1_by_network.values())))
+    command = ('python tools/reproduce.py --networks %s --seeds %s --epochs 4'
+               % (','.join(nets), ','.join(map(str, seeds))))
+    report = {'command': command, 'runs': runs}
+    if plan:
+        report['plan'] = {'dataset': 'fashion-mnist', 'networks': nets, 'epochs': 4,
+                          'seeds': seeds, 'more_seeds_for': nets, 'train_subset': 500,
+                          'batch_size': 64, 'dtype': 'float32', 'train_flags': [],
+                          'data_train': 'x.rec', 'data_val': 'y.rec', 'val_subset': 0,
+                          'out': 'runs/x'}
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+@pytest.mark.parametrize('plan', [True, False])
+def test_report_prints_the_table_and_verdicts_of_a_results_file(tmp_path, plan):
+    """--report trains nothing and needs no data: the rows (mean, sample sd, every seed)
+    and the verdicts come from the file; a file without a recorded plan (written before
+    plans were) is read through its command."""
+    path = _report_file(tmp_path / 'results.json', {
+        'igcv3': [0.90, 0.91, 0.92], 'mobilenetv2': [0.85, 0.86, 0.84],
+        'igcv2': [0.89, 0.93, 0.91]}, plan=plan)
+    proc = run_script('tools/reproduce.py', '--report', path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[1:-1]]
+            for line in proc.stdout.splitlines() if line.startswith('| ')}
+    assert rows['igcv3'][3] == '91.00 \u00b1 1.00'
+    assert rows['igcv3'][4] == 's1 90.00, s2 91.00, s3 92.00'
+    assert rows['mobilenetv2'][3] == '85.00 \u00b1 1.00'
+    holds = rows['IGCV3-D 1.0x > MobileNetV2 (equal parameters)']
+    assert holds[1] == '3 vs 3' and holds[2] == '+6.00' and holds[4] == 'holds'
+    assert rows['IGCV3-D 1.0x > IGCV2'][4] == 'not resolved at this budget'
+    assert ('--epochs 4' in proc.stdout) and 'train_cifar' not in proc.stderr
+    order = [line.split('|')[1].strip() for line in proc.stdout.splitlines()[2:5]]
+    assert order == ['igcv3', 'mobilenetv2', 'igcv2']  # (the plan's order, not the file's)
+
+
+def test_report_refuses_other_flags_missing_and_foreign_files(tmp_path):
+    path = _report_file(tmp_path / 'results.json', {'igcv3': [0.9]})
+    proc = run_script('tools/reproduce.py', '--report', path, '--epochs', '3')
+    assert_one_line_error(proc, 'drop --epochs')
+    proc = run_script('tools/reproduce.py', '--report', tmp_path / 'none.json')
+    assert_one_line_error(proc, 'no such file')
+    (tmp_path / 'other.json').write_text(json.dumps({'runs': [], 'command': 'ls -l'}))
+    proc = run_script('tools/reproduce.py', '--report', tmp_path / 'other.json')
+    assert_one_line_error(proc, 'neither its plan nor a tools/reproduce.py command')
+
+
+REPORT_BLOCK = re.compile(r'<!-- python tools/reproduce.py --report (\S+) -->\n(.*?)\n'
+                          r'<!-- end of report -->', re.S)
+
+
+def test_the_docs_tables_are_the_reports_of_the_committed_results():
+    """Each comparison table in README.md and docs/ is what --report prints for the
+    results.json it names: an edited figure or a rerun not copied over fails here."""
+    found = []
+    for doc in ['README.md'] + ['docs/' + n for n in sorted(os.listdir(os.path.join(ROOT,
+                                                                                    'docs')))]:
+        with open(os.path.join(ROOT, doc)) as f:
+            for results, block in REPORT_BLOCK.findall(f.read()):
+                proc = run_script('tools/reproduce.py', '--report', results)
+                assert proc.returncode == 0, proc.stderr
+                assert block.strip() == proc.stdout.strip(), '%s: %s' % (doc, results)
+                found.append(doc)
+    assert 'README.md' in found and 'docs/training.md' in found

@@ -12,10 +12,12 @@ schedule over --epochs), scores the final checkpoint with score.py on the datase
 validation (test) set, and writes OUT/results.json (every run: network, seed, parameters,
 multiply-adds, top-1, training time and images/s, the training form the log names, the
 commands) and OUT/results.md (a
-table: parameters, MACs, top-1 mean and spread over the seeds, images/s, and the paper's
-CIFAR-10 and CIFAR-100 numbers beside them). It is resumable: a finished run is kept, and
+table: parameters, MACs, top-1 mean and standard deviation over the seeds and every seed's
+figure, images/s, the paper's CIFAR-10 and CIFAR-100 numbers beside them; and the verdict on
+each of the paper's claims, common.verdict). It is resumable: a finished run is kept, and
 a run that was stopped continues from its last checkpoint (train_cifar.py --resume).
-Curves: python tools/plot_log.py OUT/NETWORK-sSEED.log.
+Curves: python tools/plot_log.py OUT/NETWORK-sSEED.log. The table and verdicts of a
+results file, without training: python tools/reproduce.py --report OUT/results.json.
 """
 import os
 import shlex
@@ -29,7 +31,7 @@ runtime.configure()  # before mxnet loads
 
 import symbol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.comparison import Plan, results_markdown, run_plan  # noqa: E402
+from common.comparison import Plan, read_report, results_markdown, run_plan  # noqa: E402
 from common.atomic import write_text  # noqa: E402
 from common.recipes import DATASETS  # noqa: E402
 
@@ -40,8 +42,12 @@ OWNED_FLAGS = {'--dataset', '--network', '--num-epochs', '--seed', '--batch-size
                '--resume', '--dtype', '--num-examples', '--load-epoch', '--num-val-examples'}
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, check_files=True):
+    """(Plan, None); with --report, (the Plan the results file records, its report)."""
     parser = ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--report', default=None, metavar='RESULTS_JSON',
+                        help='train nothing: print the table and verdicts of a results.json '
+                             '(its runs, plan and command) as the run that wrote it did')
     parser.add_argument('--dataset', default='fashion-mnist', choices=sorted(DATASETS))
     parser.add_argument('--networks', default=DEFAULT_NETWORKS, help='comma list')
     parser.add_argument('--epochs', type=int, default=10)
@@ -66,6 +72,8 @@ def parse_args(argv=None):
                              'always uses all of them')
     parser.add_argument('--out', default=None, help='default: runs/DATASET')
     args = parser.parse_args(argv)
+    if args.report:
+        return check_report(args.report, sys.argv[1:] if argv is None else argv)
     try:
         args.seeds = [int(s) for s in args.seeds.split(',') if s.strip()]
     except ValueError:
@@ -101,17 +109,39 @@ def parse_args(argv=None):
     args.data_train = args.data_train or recipe['data_train']
     args.data_val = args.data_val or recipe['data_val']
     for flag, path in (('--data-train', args.data_train), ('--data-val', args.data_val)):
-        if not os.path.isfile(os.path.join(ROOT, path)):
-            raise UserError('%s %s: no such file; %s' % (flag, path, 'make fashion-mnist'
-                            if args.dataset == 'fashion-mnist' else
-                            'convert the archives with tools/cifar_to_rec.py (docs/training.md, CIFAR)'))
+        if check_files and not os.path.isfile(os.path.join(ROOT, path)):
+            how = 'make fashion-mnist' if args.dataset == 'fashion-mnist' else \
+                'convert the archives with tools/cifar_to_rec.py (docs/training.md, CIFAR)'
+            raise UserError('%s %s: no such file; %s' % (flag, path, how))
     args.out = args.out or os.path.join('runs', args.dataset)
-    return Plan(**{field: getattr(args, field) for field in Plan._fields})
+    return Plan(**{field: getattr(args, field) for field in Plan._fields}), None
+
+
+def check_report(path, argv):
+    """(Plan, report) of the results.json at ``path``: the plan it records, or (a file
+    written before plans were recorded) the one its command asked for."""
+    others = [a for a in argv if a.startswith('-') and a.split('=')[0] != '--report']
+    if others:
+        raise UserError('--report prints a results file as it stands: drop %s' % ' '.join(others))
+    if not os.path.isfile(path):
+        raise UserError('--report %s: no such file; give the results.json of a tools/'
+                        'reproduce.py run (runs/DATASET/results.json)' % path)
+    report = read_report(path)
+    if report.get('plan'):
+        return Plan(**report['plan']), report
+    words = shlex.split(report.get('command') or '')
+    if words[:2] != ['python', 'tools/reproduce.py']:
+        raise UserError('%s records neither its plan nor a tools/reproduce.py command; '
+                        'restore the file' % path)
+    return parse_args(words[2:], check_files=False)[0], report
 
 
 def main():
     setup_logging()
-    plan = parse_args()
+    plan, report = parse_args()
+    if report is not None:
+        sys.stdout.write(results_markdown(plan, report['finished'], report['command'])[1])
+        return
     command = 'python tools/reproduce.py ' + ' '.join(sys.argv[1:])
     start = time.time()
     finished, results_path = run_plan(plan, command)
