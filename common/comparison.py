@@ -127,17 +127,6 @@ def train_and_score(plan, network, seed, finished):
     return result
 
 
-def form_name(logged):
-    """A short name for the training form a log line names (common.runtime)."""
-    if not logged:
-        return '-'
-    for word, name in (('padded', 'padded, AVX-512'), ('fused', 'fused, AVX2'),
-                       ('training form', 'training form'), ('released', 'released ops')):
-        if word in logged:
-            return name
-    return logged
-
-
 def seed_figures(runs):
     """Each seed's top-1 (percent), in seed order: 's1 88.09, s2 88.21'."""
     return ', '.join('s%d %.2f' % (r['seed'], 100 * r['top1'])
@@ -165,7 +154,7 @@ def table(plan, results):
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, seed_figures(runs),
             statistics.mean(r['train_images_per_sec'] for r in runs),
-            form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-',
+            training_log.form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-',
             '%.2f' % statistics.mean(flip) if len(flip) == len(runs) else '-'))
     return '\n'.join(lines)
 

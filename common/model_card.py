@@ -59,9 +59,10 @@ def release(prefix, epoch, out_prefix):
 
 def card(prefix, epoch):
     """The numbers of a released checkpoint, from its files: {'files': [{name, bytes,
-    sha256}], 'parameters', 'epochs': [{epoch, train, val, seconds, images_per_sec}] for
-    the epochs 1..``epoch`` the log holds (validation as the log scored it), 'seconds'
-    (their sum), 'arguments' (the last run's), 'model_info'}."""
+    sha256}], 'parameters', 'epochs': [{epoch, train, val, seconds, images_per_sec, form}]
+    for the epochs 1..``epoch`` the log holds (validation as the log scored it; the CPU
+    training form its run logged: a run resumed on another machine may train in another),
+    'seconds' (their sum), 'arguments' (the last run's), 'model_info'}."""
     paths = [p for _, p in release_files(prefix, epoch, prefix)]
     info = checkpoint.read_model_info(prefix)
     arg, aux = checkpoint.load_params(checkpoint.checkpoint_paths(prefix, epoch)[1])
@@ -72,7 +73,8 @@ def card(prefix, epoch):
                         'checkpoint trained); release the log the run wrote'
                         % (prefix, missing[0] + 1, epoch))
     epochs = [{'epoch': e + 1, 'train': curves['train'][e], 'val': curves['val'].get(e),
-               'seconds': curves['seconds'].get(e), 'images_per_sec': curves['speed'].get(e)}
+               'seconds': curves['seconds'].get(e), 'images_per_sec': curves['speed'].get(e),
+               'form': training_log.form_name(curves['form'].get(e))}
               for e in range(epoch)]
     return {'files': [{'name': os.path.basename(p), 'bytes': os.path.getsize(p),
                        'sha256': sha256(p)} for p in paths],
@@ -88,20 +90,25 @@ def markdown(card):
     lines = ['| file | bytes | SHA-256 |', '|---|---|---|']
     lines += ['| `%s` | %s | `%s` |' % (f['name'], '{:,}'.format(f['bytes']), f['sha256'])
               for f in card['files']]
-    seconds = sorted(e['seconds'] for e in card['epochs'] if e['seconds'] is not None)
-    median = seconds[len(seconds) // 2] if seconds else 0
+    by_form = {}
+    for e in card['epochs']:
+        if e['seconds'] is not None:
+            by_form.setdefault(e.get('form', '-'), []).append(e['seconds'])
+    medians = '; '.join('%s: %d epochs, median %.0f s' % (
+        form, len(times), sorted(times)[len(times) // 2]) for form, times in by_form.items())
     lines += ['', '%s learnable parameters, %s BatchNorm running values; %d epochs, %.1f h '
-              'of training (the sum of the epochs\' Time cost; the median epoch %.0f s)'
+              'of training (the sum of the epochs\' Time cost, a pause while other jobs ran '
+              'included), by CPU training form: %s'
               % ('{:,}'.format(card['parameters']), '{:,}'.format(card['running_values']),
-                 len(card['epochs']), card['seconds'] / 3600.0, median), '',
-              '| epoch | train top-1 % | validation top-1 % | seconds | images/s |',
-              '|---|---|---|---|---|']
+                 len(card['epochs']), card['seconds'] / 3600.0, medians), '',
+              '| epoch | train top-1 % | validation top-1 % | seconds | images/s | CPU form |',
+              '|---|---|---|---|---|---|']
 
     def cell(value, fmt, scale=1):
         return fmt % (scale * value) if value is not None else '-'
-    lines += ['| %d | %s | %s | %s | %s |' % (
+    lines += ['| %d | %s | %s | %s | %s | %s |' % (
         e['epoch'], cell(e['train'], '%.2f', 100), cell(e['val'], '%.2f', 100),
-        cell(e['seconds'], '%.0f'), cell(e['images_per_sec'], '%.1f'))
+        cell(e['seconds'], '%.0f'), cell(e['images_per_sec'], '%.1f'), e.get('form', '-'))
         for e in card['epochs']]
     return '\n'.join(lines) + '\n'
 

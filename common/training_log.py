@@ -40,6 +40,8 @@ VALIDATED_FORMAT = 'Epoch[%d] Validated %d images in %.3f s: %.2f images/s'
 VALIDATED = re.compile(r'Epoch\[(\d+)\] Validated (\d+) images in ' + NUMBER + ' s')
 SPEED = re.compile(r'Epoch\[(\d+)\] Batch \[\d+-(\d+)\]\tSpeed: ([\d.]+) samples/sec')
 ARGUMENTS = re.compile(r'start with arguments (\{.*\})\s*$')
+# common/runtime's line naming the CPU training form a run (or a resume) trains in.
+FORM = re.compile(r'CPU training: (.*?)\s*$')
 # common/fit.py when --num-examples exceeds the records: it trains on the records.
 USING = re.compile(r'--num-examples \d+ but .* holds \d+ records; using (\d+)')
 # The arguments an epoch's length depends on (common/fit.py, common/data.py).
@@ -95,22 +97,27 @@ def parse_log(path):
     'val_images', 'val_seconds': {epoch: images validated and the seconds it took},
     'counted': {epoch: how the images were counted: 'log' (the epoch's Trained line),
     'arguments' or 'speed lines' (logs written before that line existed)},
-    'train_loss', 'val_loss': {epoch: cross-entropy}, 'interrupted': {epoch: (batches
+    'train_loss', 'val_loss': {epoch: cross-entropy}, 'form': {epoch: the CPU training form
+    its run logged (common.runtime), when it logged one}, 'interrupted': {epoch: (batches
     run, batches of a full epoch)} for an epoch stopped part way and not run again since,
     'arguments': the last run's}. A log holding several runs (a resumed one appends) is read
     in order, each epoch with its own run's arguments; an epoch logged twice keeps its last
     values."""
     curves = {key: {} for key in ('train', 'val', 'lr', 'seconds', 'images', 'speed', 'counted',
                                   'val_images', 'val_seconds', 'train_loss', 'val_loss',
-                                  'interrupted')}
-    arguments, batches, last_batch = {}, None, {}
+                                  'interrupted', 'form')}
+    arguments, batches, last_batch, form = {}, None, {}, None
     with open(path, errors='replace') as f:
         for line in f:
             m = ARGUMENTS.search(line)
             if m:
                 arguments = parse_arguments(m.group(1))
                 batches = epoch_batches(arguments, count_records(arguments))
-                last_batch = {}
+                last_batch, form = {}, None
+                continue
+            m = FORM.search(line)
+            if m:
+                form = m.group(1)
                 continue
             m = USING.search(line)
             if m:
@@ -142,6 +149,7 @@ def parse_log(path):
             if m:  # (after the epoch's Time cost line: it replaces the count made there)
                 epoch, images, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
                 curves['seconds'][epoch], curves['images'][epoch] = seconds, images
+                _set_form(curves, epoch, form)
                 curves['counted'][epoch] = 'log'
                 curves['speed'][epoch] = training_speed(images, seconds)
                 continue
@@ -159,10 +167,29 @@ def parse_log(path):
                 curves['seconds'][epoch] = seconds
                 curves['images'][epoch] = images
                 curves['counted'][epoch] = counted
+                _set_form(curves, epoch, form)
                 if seconds > 0:
                     curves['speed'][epoch] = training_speed(images, seconds)
     curves['arguments'] = arguments
     return curves
+
+
+def _set_form(curves, epoch, form):
+    if form is not None:
+        curves['form'][epoch] = form
+    else:  # (an epoch run again without the line keeps no other run's form)
+        curves['form'].pop(epoch, None)
+
+
+def form_name(logged):
+    """A short name for the training form a ``CPU training:`` line names."""
+    if not logged:
+        return '-'
+    for word, name in (('padded', 'padded, AVX-512'), ('fused', 'fused, AVX2'),
+                       ('training form', 'training form'), ('released', 'released ops')):
+        if word in logged:
+            return name
+    return logged
 
 
 def training_speed(images, seconds):

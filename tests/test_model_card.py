@@ -46,6 +46,11 @@ def test_a_release_copies_the_files_and_its_card_is_theirs(run, tmp_path):
     for e, v in zip(card['epochs'], val):
         assert re.search(r'^\| %d \| [\d.]+ \| %.2f \|' % (e['epoch'], 100 * v), proc.stdout,
                          re.M)
+    from common.training_log import form_name
+    form = form_name(re.search(r'CPU training: (.*)', log).group(1))
+    assert form != '-' and [e['form'] for e in card['epochs']] == [form, form]
+    assert re.search(r'^\| 2 \| .* \| %s \|$' % re.escape(form), proc.stdout, re.M)
+    assert '%s: 2 epochs, median' % form in proc.stdout
     assert card['arguments']['network'] == 'igcv3_0.5x'
     assert card['model_info']['num_classes'] == 4
 

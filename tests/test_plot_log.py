@@ -121,3 +121,25 @@ def test_an_interrupted_epoch_is_left_out_until_it_runs_again(training_log, tmp_
     log.write_text(text + part + part.replace('0.250000', '0.500000').rsplit('2026', 1)[0])
     curves = parse_log(str(log))
     assert curves['interrupted'] == {} and curves['train'][2] == 0.5
+
+
+def test_each_epoch_keeps_the_cpu_form_of_the_run_that_trained_it(training_log, tmp_path):
+    """A run resumed on another machine trains in another form: each epoch is read with the
+    form its own run logged (the model card's column), not the last one."""
+    text = training_log.read_text()
+    forms = re.findall(r'CPU training: (.*)', text)
+    assert len(forms) == 1  # (the run logs its form once, after its arguments)
+    curves = parse_log(str(training_log))
+    assert curves['form'] == {0: forms[0].strip(), 1: forms[0].strip()}
+    start = re.search(r'.*start with arguments .*\n', text).group(0)
+    avx2 = 'oneDNN kernels DNNL_MAX_CPU_ISA=AVX2, training form, fused'
+    other = 'x CPU training: %s\n' % avx2
+    epoch1 = text[text.index('Epoch[1]') - 24:]
+    log = tmp_path / 'resumed.log'
+    log.write_text(text + start + other + epoch1)
+    curves = parse_log(str(log))
+    assert curves['form'][0] == forms[0].strip() and curves['form'][1] == avx2
+    from common.training_log import form_name
+    assert form_name(curves['form'][1]) == 'fused, AVX2'
+    log.write_text(text + start + epoch1)  # (a run that logged no form: none is assumed)
+    assert 1 not in parse_log(str(log))['form']
