@@ -22,16 +22,19 @@ from .timing import machine_description
 
 
 class Plan(collections.namedtuple('Plan', [
-        'dataset', 'networks', 'epochs', 'seeds', 'more_seeds_for', 'train_subset',
+        'dataset', 'networks', 'epochs', 'seeds', 'more_seeds_for', 'base_seeds',
+        'train_subset',
         'batch_size', 'dtype', 'train_flags', 'data_train', 'data_val', 'val_subset', 'out'])):
     """A comparison (tools/reproduce.py's flags of the same names, checked): ``networks``,
-    ``seeds`` and ``more_seeds_for`` lists, ``train_flags`` a list of train_cifar.py
+    ``seeds`` and ``more_seeds_for`` lists (the networks outside it run the first
+    ``base_seeds`` seeds), ``train_flags`` a list of train_cifar.py
     flags, ``data_train``/``data_val``/``out`` paths from the repository root."""
 
 
 def seeds_of(plan, network):
-    """The seeds a network runs: every one, or only the first outside --more-seeds-for."""
-    return plan.seeds if network in plan.more_seeds_for else plan.seeds[:1]
+    """The seeds a network runs: every one, or the first --base-seeds outside
+    --more-seeds-for."""
+    return plan.seeds if network in plan.more_seeds_for else plan.seeds[:plan.base_seeds]
 
 
 def _python(cmd):

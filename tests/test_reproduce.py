@@ -100,6 +100,22 @@ def test_reproduce_refuses_unknown_networks_and_missing_data(tmp_path):
             reproduce.parse_args(['--networks', 'igcv3', '--seeds', seeds])
 
 
+def test_base_seeds_give_every_network_several_seeds_and_some_more():
+    """The decided comparison: three seeds for every network, five for the pair whose
+    interval is still open."""
+    import reproduce
+    from common.comparison import seeds_of
+    base = ['--networks', 'igcv3,mobilenetv2,igcv2', '--seeds', '1,2,3,4,5',
+            '--more-seeds-for', 'igcv3,mobilenetv2']
+    plan = reproduce.parse_args(base + ['--base-seeds', '3'], check_files=False)[0]
+    assert seeds_of(plan, 'igcv2') == [1, 2, 3]
+    assert seeds_of(plan, 'igcv3') == seeds_of(plan, 'mobilenetv2') == [1, 2, 3, 4, 5]
+    assert seeds_of(reproduce.parse_args(base, check_files=False)[0], 'igcv2') == [1]
+    for n in ('0', '6'):
+        with pytest.raises(reproduce.UserError, match='--base-seeds must lie in 1..5'):
+            reproduce.parse_args(base + ['--base-seeds', n], check_files=False)
+
+
 def test_reproduce_refuses_runs_of_another_dtype(tmp_path):
     """A finished run of --dtype float32 is not resumed, nor reported, as a bfloat16 one."""
     import reproduce
@@ -207,7 +223,8 @@ def _report_file(path, top1_by_network, plan=True):
     report = {'command': command, 'runs': runs}
     if plan:
         report['plan'] = {'dataset': 'fashion-mnist', 'networks': nets, 'epochs': 4,
-                          'seeds': seeds, 'more_seeds_for': nets, 'train_subset': 500,
+                          'seeds': seeds, 'more_seeds_for': nets, 'base_seeds': 1,
+                          'train_subset': 500,
                           'batch_size': 64, 'dtype': 'float32', 'train_flags': [],
                           'data_train': 'x.rec', 'data_val': 'y.rec', 'val_subset': 0,
                           'out': 'runs/x'}

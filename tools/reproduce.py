@@ -54,7 +54,9 @@ def parse_args(argv=None, check_files=True):
     parser.add_argument('--seeds', default='1', help='comma list of seeds')
     parser.add_argument('--more-seeds-for', default=None, metavar='NETWORKS',
                         help='comma list: only these networks run the seeds after the first '
-                             '(default: every network runs every seed)')
+                             '--base-seeds (default: every network runs every seed)')
+    parser.add_argument('--base-seeds', type=int, default=1, metavar='N',
+                        help='the networks outside --more-seeds-for run the first N of --seeds')
     parser.add_argument('--train-subset', type=int, default=None,
                         help='train each epoch on this many images of the training set')
     parser.add_argument('--batch-size', type=int, default=64)
@@ -101,6 +103,9 @@ def parse_args(argv=None, check_files=True):
         if stray:
             raise UserError('--more-seeds-for %s: not in --networks; name networks of '
                             '--networks' % ','.join(stray))
+    if not 1 <= args.base_seeds <= len(args.seeds):
+        raise UserError('--base-seeds must lie in 1..%d (the number of --seeds)'
+                        % len(args.seeds))
     if args.val_subset < 0:
         raise UserError('--val-subset must be 0 (no validation during training) or more')
     if args.epochs < 1 or not args.seeds or not args.networks:
