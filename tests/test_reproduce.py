@@ -48,6 +48,8 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     # (epoch 0's may be missing: the first run was killed once its checkpoint existed)
     assert re.findall(r'Epoch\[(\d)\] Validated (\d+) images', log)[-1] == ('1', '16')
     report = json.loads((runs / 'results.json').read_text())
+    import shlex  # (the command recorded runs again as it stands: quoted words)
+    assert shlex.split(report['command'])[2:] == [str(a) for a in _cmd(tmp_path)[1:]]
     assert [(r['network'], r['seed']) for r in report['runs']] == [('igcv3_0.5x', 1),
                                                                     ('mobilenetv2', 1)]
     for r in report['runs']:
@@ -283,3 +285,22 @@ def test_the_docs_tables_are_the_reports_of_the_committed_results():
                 assert block.strip() == proc.stdout.strip(), '%s: %s' % (doc, results)
                 found.append(doc)
     assert 'README.md' in found and 'docs/training.md' in found
+
+
+def test_report_reads_an_unquoted_train_flags_command_by_its_runs(tmp_path):
+    """Files written before plans were recorded hold the command unquoted
+    (`--train-flags --ema-decay 0.998`); their runs' train_flags say which words it took.
+    The command recorded now is quoted, and so rebuilds the same plan."""
+    import shlex
+    import reproduce
+    run = {'network': 'igcv3', 'seed': 1, 'top1': 0.9, 'params': 1, 'macs': 1,
+           'train_images_per_sec': 50.0, 'train_flags': ['--ema-decay', '0.998']}
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps({'runs': [run], 'command': 'python tools/reproduce.py '
+                                '--networks igcv3 --out x --train-flags --ema-decay 0.998 '
+                                '--epochs 3'}))
+    plan, _ = reproduce.check_report(str(path), ['--report', str(path)])
+    assert plan.train_flags == ['--ema-decay', '0.998'] and plan.epochs == 3
+    quoted = shlex.join(['--networks', 'igcv3', '--train-flags', '--ema-decay 0.998'])
+    assert reproduce.parse_args(shlex.split(quoted), check_files=False)[0].train_flags == \
+        plan.train_flags

@@ -138,7 +138,14 @@ def check_report(path, argv):
     if words[:2] != ['python', 'tools/reproduce.py']:
         raise UserError('%s records neither its plan nor a tools/reproduce.py command; '
                         'restore the file' % path)
-    return parse_args(words[2:], check_files=False)[0], report
+    words = words[2:]
+    # (such files recorded their command unquoted: --train-flags' words, as its runs say)
+    flags = report['runs'][0].get('train_flags') if report['runs'] else None
+    if '--train-flags' in words and flags:
+        at = words.index('--train-flags') + 1
+        if words[at:at + len(flags)] == flags:
+            words[at:at + len(flags)] = [shlex.join(flags)]
+    return parse_args(words, check_files=False)[0], report
 
 
 def main():
@@ -147,7 +154,7 @@ def main():
     if report is not None:
         sys.stdout.write(results_markdown(plan, report['finished'], report['command'])[1])
         return
-    command = 'python tools/reproduce.py ' + ' '.join(sys.argv[1:])
+    command = 'python tools/reproduce.py ' + shlex.join(sys.argv[1:])
     start = time.time()
     finished, results_path = run_plan(plan, command)
     text, markdown = results_markdown(plan, finished, command)
