@@ -304,3 +304,23 @@ def test_report_reads_an_unquoted_train_flags_command_by_its_runs(tmp_path):
     quoted = shlex.join(['--networks', 'igcv3', '--train-flags', '--ema-decay 0.998'])
     assert reproduce.parse_args(shlex.split(quoted), check_files=False)[0].train_flags == \
         plan.train_flags
+
+
+def test_the_ablation_table_is_its_results_files():
+    """docs/training.md's ablation table: each cell is its run's top-1 and flip-TTA top-1
+    in runs/ablation/NAME/results.json, and 'not yet run' only where that run is absent."""
+    folders = {'plain': 'baseline', '+ `--random-erasing 0.5`': 'erasing',
+               '+ `--label-smoothing 0.1`': 'smoothing', '+ `--ema-decay 0.998`': 'ema'}
+    with open(os.path.join(ROOT, 'docs', 'training.md')) as f:
+        text = f.read()
+    rows = re.findall(r'^\| (plain|\+ `[^`]+`) \| ([^|]+) \| ([^|]+) \|$', text, re.M)
+    assert [r[0] for r in rows] == list(folders)
+    for name, *cells in rows:
+        path = os.path.join(ROOT, 'runs', 'ablation', folders[name], 'results.json')
+        with open(path) as f:
+            runs = {r['seed']: r for r in json.load(f)['runs']}
+        for seed, cell in enumerate(cells, 1):
+            run = runs.get(seed)
+            expected = 'not yet run' if run is None else '%.2f, %.2f' % (
+                100 * run['top1'], 100 * run['top1_flip'])
+            assert cell.strip() == expected, (name, seed)
