@@ -31,6 +31,10 @@ class Plan(collections.namedtuple('Plan', [
     flags, ``data_train``/``data_val``/``out`` paths from the repository root."""
 
 
+# Plan fields a results file may lack (written before they existed), with their value then.
+PLAN_DEFAULTS = {'base_seeds': 1}
+
+
 def seeds_of(plan, network):
     """The seeds a network runs: every one, or the first --base-seeds outside
     --more-seeds-for."""
@@ -153,11 +157,16 @@ def table(plan, results):
         spread = ' \u00b1 %.2f' % statistics.stdev(top1) if len(top1) > 1 else ''
         ref = paper.get(network.lower())
         flip = [100 * r['top1_flip'] for r in runs if 'top1_flip' in r]
+        forms = []  # (seeds trained on machines of other forms: each named)
+        for r in runs:
+            name = training_log.form_name(r.get('training_form'))
+            if name not in forms:
+                forms.append(name)
         lines.append('| %s | %s | %s | %.2f%s | %s | %.0f (%s) | %s | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, seed_figures(runs),
             statistics.mean(r['train_images_per_sec'] for r in runs),
-            training_log.form_name(runs[0].get('training_form')), '%.2f / %.2f' % ref if ref else '-',
+            ' / '.join(forms), '%.2f / %.2f' % ref if ref else '-',
             '%.2f' % statistics.mean(flip) if len(flip) == len(runs) else '-'))
     return '\n'.join(lines)
 
@@ -199,8 +208,18 @@ def read_report(path):
                 and isinstance(r.get('seed'), int) and isinstance(r.get('top1'), (int, float))):
             raise bad('a run without network, seed or top1: %s' % json.dumps(r)[:80])
     plan = report.get('plan')
-    if plan is not None and (not isinstance(plan, dict) or set(plan) != set(Plan._fields)):
-        raise bad('a plan of other fields')
+    if plan is not None:
+        if not isinstance(plan, dict) or set(plan) - set(Plan._fields):
+            raise bad('a plan of other fields')
+        plan = dict(PLAN_DEFAULTS, **plan)
+        if set(plan) != set(Plan._fields):
+            raise bad('a plan without %s' % ', '.join(sorted(set(Plan._fields) - set(plan))))
+        lists = ('networks', 'seeds', 'more_seeds_for', 'train_flags')
+        if not (all(isinstance(plan[k], list) for k in lists)
+                and all(isinstance(s, int) for s in plan['seeds'])
+                and isinstance(plan['base_seeds'], int) and isinstance(plan['epochs'], int)):
+            raise bad('a plan whose networks, seeds or epochs are not what this tool writes')
+        report['plan'] = plan
     report['finished'] = {'%s-s%d' % (r['network'], r['seed']): r for r in runs}
     return report
 
@@ -229,12 +248,17 @@ def run_plan(plan, command):
     out = os.path.join(ROOT, plan.out)
     os.makedirs(out, exist_ok=True)
     results_path = os.path.join(out, 'results.json')
-    finished = read_results(results_path) if os.path.isfile(results_path) else {}
+    stored = read_report(results_path) if os.path.isfile(results_path) else {}
+    finished = stored.get('finished', {})
+    # (rerun with another plan, e.g. fewer seeds: the file says what its table shows)
+    stale = bool(finished) and (stored.get('command') != command or stored.get('plan') !=
+                                json.loads(json.dumps(plan._asdict())))
     for seed in plan.seeds:
         for network in (n for n in plan.networks if seed in seeds_of(plan, n)):
             known = dict(finished)
             train_and_score(plan, network, seed, finished)
-            if finished != known:  # (a finished run only reprints: results.json stays)
+            if finished != known or stale:  # (the same command reprints: the file stays)
                 write_text(results_path,
                            json.dumps(report(plan, finished, command), indent=2) + '\n')
+                stale = False
     return finished, results_path

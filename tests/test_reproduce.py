@@ -19,7 +19,7 @@ def _cmd(folder, *extra):
             'igcv3_0.5x,mobilenetv2', '--epochs', '2', '--seeds', '1', '--train-subset', '64',
             '--batch-size', '16', '--data-train', folder / 'train.rec',
             '--data-val', folder / 'val.rec', '--out', folder / 'runs',
-            '--val-subset', '16'] + list(extra)
+            '--val-subset', '16', '--train-flags', '--label-smoothing 0.1'] + list(extra)
 
 
 @pytest.mark.slow
@@ -220,8 +220,10 @@ def _report_file(path, top1_by_network, plan=True):
             for net, values in top1_by_network.items() for i, acc in enumerate(values)]
     nets = list(top1_by_network)
     seeds = list(range(1, 1 + max(len(v) for v in top1_by_network.values())))
+    # (the command names the networks in another order than the plan: which one was read
+    # shows in the table's order)
     command = ('python tools/reproduce.py --networks %s --seeds %s --epochs 4'
-               % (','.join(nets), ','.join(map(str, seeds))))
+               % (','.join(nets if not plan else nets[::-1]), ','.join(map(str, seeds))))
     report = {'command': command, 'runs': runs}
     if plan:
         report['plan'] = {'dataset': 'fashion-mnist', 'networks': nets, 'epochs': 4,
@@ -254,7 +256,8 @@ def test_report_prints_the_table_and_verdicts_of_a_results_file(tmp_path, plan):
     assert rows['IGCV3-D 1.0x > IGCV2'][4] == 'not resolved at this budget'
     assert ('--epochs 4' in proc.stdout) and 'train_cifar' not in proc.stderr
     order = [line.split('|')[1].strip() for line in proc.stdout.splitlines()[2:5]]
-    assert order == ['igcv3', 'mobilenetv2', 'igcv2']  # (the plan's order, not the file's)
+    assert order == ['igcv3', 'mobilenetv2', 'igcv2']  # (the plan's, not the runs' order)
+    assert ('500 training images an epoch' in proc.stdout) == plan  # (its train_subset)
 
 
 def test_report_refuses_other_flags_missing_and_foreign_files(tmp_path):
@@ -324,3 +327,85 @@ def test_the_ablation_table_is_its_results_files():
             expected = 'not yet run' if run is None else '%.2f, %.2f' % (
                 100 * run['top1'], 100 * run['top1_flip'])
             assert cell.strip() == expected, (name, seed)
+
+
+def test_report_reads_every_results_file_this_tool_wrote_and_refuses_others(tmp_path):
+    """A plan written before --base-seeds existed reads with its value then (1); a plan of
+    unknown fields or of wrong types, a command that does not parse, and --report '' are
+    one line each; an old command's '--train-flags=...' or empty value is regrouped."""
+    import reproduce
+    from common.errors import UserError
+    path = tmp_path / 'results.json'
+    _report_file(path, {'igcv3': [0.9, 0.8], 'mobilenetv2': [0.7, 0.6]})
+    report = json.loads(path.read_text())
+    del report['plan']['base_seeds']
+    report['plan']['more_seeds_for'] = ['igcv3']
+    path.write_text(json.dumps(report))
+    plan, _ = reproduce.check_report(str(path), [])
+    assert plan.base_seeds == 1
+    for change, needle in ((dict(colour='red'), 'a plan of other fields'),
+                           (dict(base_seeds=None), 'not what this tool writes'),
+                           (dict(seeds='1,2'), 'not what this tool writes')):
+        bad = dict(report, plan=dict(report['plan'], **change))
+        path.write_text(json.dumps(bad))
+        with pytest.raises(UserError, match=needle):
+            reproduce.check_report(str(path), [])
+    run = {'network': 'igcv3', 'seed': 1, 'top1': 0.9, 'params': 1, 'macs': 1,
+           'train_images_per_sec': 50.0, 'train_flags': []}
+    for command, needle in (("python tools/reproduce.py --out it's", 'does not parse'),
+                            (5, 'neither its plan nor')):
+        path.write_text(json.dumps({'runs': [run], 'command': command}))
+        with pytest.raises(UserError, match=needle):
+            reproduce.check_report(str(path), [])
+    for command, flags, expected in (
+            ('--train-flags=--ema-decay 0.998 --epochs 3', ['--ema-decay', '0.998'],
+             ['--ema-decay', '0.998']),
+            ('--train-flags  --epochs 3', [], [])):
+        path.write_text(json.dumps({'runs': [dict(run, train_flags=flags)],
+                                    'command': 'python tools/reproduce.py ' + command}))
+        plan, _ = reproduce.check_report(str(path), [])
+        assert plan.train_flags == expected and plan.epochs == 3
+    proc = run_script('tools/reproduce.py', '--report', '')
+    assert_one_line_error(proc, "--report : no such file")
+    proc = run_script('tools/reproduce.py', '--rep', str(path))
+    assert_one_line_error(proc, 'unrecognized arguments')
+
+
+def test_a_rerun_with_another_plan_rewrites_what_results_json_says(tmp_path):
+    """Finished runs train nothing again; the same command leaves results.json as it was,
+    another (fewer seeds) rewrites it, so that --report prints what results.md shows."""
+    import reproduce
+    from common import comparison
+    for name in ('train.rec', 'val.rec'):
+        (tmp_path / name).write_bytes(b'')
+    base = ['--networks', 'igcv3', '--out', str(tmp_path), '--data-train',
+            str(tmp_path / 'train.rec'), '--data-val', str(tmp_path / 'val.rec')]
+    five = reproduce.parse_args(base + ['--seeds', '1,2,3'])[0]
+    runs = {'igcv3-s%d' % s: dict(comparison.run_settings(five), network='igcv3', seed=s,
+                                  top1=0.8 + s / 100, params=1, macs=1,
+                                  train_images_per_sec=1.0) for s in (1, 2, 3)}
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(comparison.report(five, runs, 'python tools/reproduce.py A')))
+    before = path.read_text()
+    comparison.run_plan(five, 'python tools/reproduce.py A')
+    assert path.read_text() == before
+    two = reproduce.parse_args(base + ['--seeds', '1,2'])[0]
+    comparison.run_plan(two, 'python tools/reproduce.py B')
+    after = json.loads(path.read_text())
+    assert after['plan']['seeds'] == [1, 2] and after['command'].endswith(' B')
+    assert len(after['runs']) == 3  # (the third seed's run is kept, not shown)
+    plan, report = reproduce.check_report(str(path), [])
+    text = comparison.results_markdown(plan, report['finished'], report['command'])[1]
+    assert 's1 81.00, s2 82.00 |' in text and 's3' not in text
+
+
+def test_seeds_trained_in_two_forms_name_both(tmp_path):
+    """images/s compare only within a form: a network whose seeds ran on machines of two
+    forms says so instead of labelling the mean with the first seed's form."""
+    path = tmp_path / 'results.json'
+    _report_file(path, {'igcv3': [0.9, 0.8]})
+    report = json.loads(path.read_text())
+    report['runs'][1]['training_form'] = 'oneDNN kernels DNNL_MAX_CPU_ISA=AVX2, fused'
+    path.write_text(json.dumps(report))
+    proc = run_script('tools/reproduce.py', '--report', path)
+    assert '| 100 (padded, AVX-512 / fused, AVX2) |' in proc.stdout, proc.stdout

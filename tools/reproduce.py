@@ -44,7 +44,7 @@ OWNED_FLAGS = {'--dataset', '--network', '--num-epochs', '--seed', '--batch-size
 
 def parse_args(argv=None, check_files=True):
     """(Plan, None); with --report, (the Plan the results file records, its report)."""
-    parser = ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
     parser.add_argument('--report', default=None, metavar='RESULTS_JSON',
                         help='train nothing: print the table and verdicts of a results.json '
                              '(its runs, plan and command) as the run that wrote it did')
@@ -74,7 +74,7 @@ def parse_args(argv=None, check_files=True):
                              'always uses all of them')
     parser.add_argument('--out', default=None, help='default: runs/DATASET')
     args = parser.parse_args(argv)
-    if args.report:
+    if args.report is not None:
         return check_report(args.report, sys.argv[1:] if argv is None else argv)
     try:
         args.seeds = [int(s) for s in args.seeds.split(',') if s.strip()]
@@ -134,17 +134,26 @@ def check_report(path, argv):
     report = read_report(path)
     if report.get('plan'):
         return Plan(**report['plan']), report
-    words = shlex.split(report.get('command') or '')
+    command = report.get('command')
+    try:
+        words = shlex.split(command) if isinstance(command, str) else []
+    except ValueError as err:
+        raise UserError('%s: its command does not parse (%s); restore the file' % (path, err))
     if words[:2] != ['python', 'tools/reproduce.py']:
         raise UserError('%s records neither its plan nor a tools/reproduce.py command; '
                         'restore the file' % path)
     words = words[2:]
     # (such files recorded their command unquoted: --train-flags' words, as its runs say)
     flags = report['runs'][0].get('train_flags') if report['runs'] else None
-    if '--train-flags' in words and flags:
-        at = words.index('--train-flags') + 1
-        if words[at:at + len(flags)] == flags:
-            words[at:at + len(flags)] = [shlex.join(flags)]
+    for at, word in enumerate(words):
+        if word.split('=')[0] != '--train-flags' or not isinstance(flags, list):
+            continue
+        head = [word[len('--train-flags='):]] if '=' in word else []
+        rest = words[at + 1:]
+        given = head + rest[:len(flags) - len(head)] if flags else head
+        if given == flags or (not flags and not given):
+            words[at:at + 1 + len(given) - len(head)] = ['--train-flags=' + shlex.join(flags)]
+        break
     return parse_args(words, check_files=False)[0], report
 
 
