@@ -6,7 +6,6 @@ made from the results."""
 import collections
 import json
 import os
-import re
 import statistics
 
 import symbol
@@ -111,15 +110,13 @@ def train_and_score(plan, network, seed, finished):
     # Every recipe here trains with mirroring, so the flip protocol is scored too.
     flip_cmd = score_cmd[:-1] + ['flip']
     flipped = json.loads(_python(flip_cmd).strip().splitlines()[-1])
-    log_path = os.path.join(ROOT, prefix + '.log')
-    with open(log_path) as f:
-        log = f.read()
-    _, seconds, speed = training_log.run_speed(training_log.parse_log(log_path))
+    curves = training_log.parse_log(os.path.join(ROOT, prefix + '.log'))
+    _, seconds, speed = training_log.run_speed(curves)
     params, macs = counts(network, plan.dataset)
-    # The form it trained in (docs/speed.md): images/s compare only within one form.
-    forms = re.findall(r'CPU training: (.*)', log)
+    # The form its last epoch trained in (docs/speed.md): images/s compare only within one.
+    forms = curves['form']
     result = {'network': network, 'seed': seed, 'epochs': plan.epochs,
-              'training_form': forms[-1].strip() if forms else None,
+              'training_form': forms[max(forms)] if forms else None,
               'train_subset': plan.train_subset, 'dtype': plan.dtype,
               'train_flags': list(plan.train_flags), 'batch_size': plan.batch_size,
               'params': params, 'macs': macs,
@@ -157,11 +154,8 @@ def table(plan, results):
         spread = ' \u00b1 %.2f' % statistics.stdev(top1) if len(top1) > 1 else ''
         ref = paper.get(network.lower())
         flip = [100 * r['top1_flip'] for r in runs if 'top1_flip' in r]
-        forms = []  # (seeds trained on machines of other forms: each named)
-        for r in runs:
-            name = training_log.form_name(r.get('training_form'))
-            if name not in forms:
-                forms.append(name)
+        # (seeds trained on machines of other forms: each named, in the runs' order)
+        forms = dict.fromkeys(training_log.form_name(r.get('training_form')) for r in runs)
         lines.append('| %s | %s | %s | %.2f%s | %s | %.0f (%s) | %s | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, seed_figures(runs),
@@ -251,8 +245,8 @@ def run_plan(plan, command):
     stored = read_report(results_path) if os.path.isfile(results_path) else {}
     finished = stored.get('finished', {})
     # (rerun with another plan, e.g. fewer seeds: the file says what its table shows)
-    stale = bool(finished) and (stored.get('command') != command or stored.get('plan') !=
-                                json.loads(json.dumps(plan._asdict())))
+    stale = bool(finished) and (stored.get('command') != command
+                                or stored.get('plan') != dict(plan._asdict()))
     for seed in plan.seeds:
         for network in (n for n in plan.networks if seed in seeds_of(plan, n)):
             known = dict(finished)
