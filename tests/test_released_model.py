@@ -18,11 +18,6 @@ README = os.path.join(ROOT, 'models', 'README.md')
 SAMPLE = os.path.join(ROOT, 'tests', 'data', 'fashion-mnist-test-sample.rec')
 DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isfile(PREFIX + '-model.json'),
-    reason='models/fashion-mnist-igcv3 is not released yet (its training goes on in '
-           'runs/release/)')
-
 
 def _epoch():
     found = glob.glob(PREFIX + '-[0-9][0-9][0-9][0-9].params')
