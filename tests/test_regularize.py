@@ -2,6 +2,7 @@
 test-time augmentation; and the models shipped in models/ named alone."""
 import glob
 import json
+import pathlib
 import re
 
 import cv2
@@ -388,21 +389,14 @@ def test_nothing_writes_over_the_shipped_model(tmp_path):
     make_rec(tmp_path / 'train', 64, 4, size=16, seed=0)
     shipped = glob.glob(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3*')
     assert len(shipped) == 4  # (graph, weights, model info, log: models/README.md)
-
-    def contents():
-        out = {}
-        for path in shipped:
-            with open(path, 'rb') as f:
-                out[path] = f.read()
-        return out
-    before = contents()
+    before = {p: pathlib.Path(p).read_bytes() for p in shipped}
     proc = run_script('train_cifar.py', '--data-train', tmp_path / 'train.rec', '--num-classes',
                       '4', '--image-shape', '3,16,16', '--batch-size', '32', '--num-epochs', '1',
                       '--data-val=', '--gpus=', '--model-prefix', 'models/fashion-mnist-igcv3')
     assert_one_line_error(proc, 'is the model this repository ships', 'give another prefix')
     after = glob.glob(checkpoint.MODELS_DIR + '/fashion-mnist-igcv3*')
     assert sorted(after) == sorted(shipped)
-    assert contents() == before
+    assert {p: pathlib.Path(p).read_bytes() for p in shipped} == before
 
 
 def test_setup_with_another_python_says_which_it_needs(tmp_path):
