@@ -310,14 +310,18 @@ def test_report_reads_an_unquoted_train_flags_command_by_its_runs(tmp_path):
 
 
 def test_the_ablation_table_is_its_results_files():
-    """docs/training.md's ablation table: each cell is its run's top-1 and flip-TTA top-1
-    in runs/ablation/NAME/results.json, and 'not yet run' only where that run is absent."""
+    """The ablation table of README.md and of docs/training.md: each cell is its run's
+    top-1 and flip-TTA top-1 in runs/ablation/NAME/results.json, and 'not yet run' only
+    where that run is absent."""
     folders = {'plain': 'baseline', '+ `--random-erasing 0.5`': 'erasing',
                '+ `--label-smoothing 0.1`': 'smoothing', '+ `--ema-decay 0.998`': 'ema'}
-    with open(os.path.join(ROOT, 'docs', 'training.md')) as f:
-        text = f.read()
-    rows = re.findall(r'^\| (plain|\+ `[^`]+`) \| ([^|]+) \| ([^|]+) \|$', text, re.M)
-    assert [r[0] for r in rows] == list(folders)
+    rows = []
+    for doc in ('README.md', os.path.join('docs', 'training.md')):
+        with open(os.path.join(ROOT, doc)) as f:
+            found = re.findall(r'^\| (plain|\+ `[^`]+`) \| ([^|]+) \| ([^|]+) \|$',
+                               f.read(), re.M)
+        assert [r[0] for r in found] == list(folders), doc
+        rows += found
     for name, *cells in rows:
         path = os.path.join(ROOT, 'runs', 'ablation', folders[name], 'results.json')
         with open(path) as f:
