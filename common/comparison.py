@@ -236,9 +236,20 @@ def results_markdown(plan, finished, command):
         command)
 
 
+def write_results(plan, finished, command):
+    """OUT/results.json and OUT/results.md, each replaced whole; returns the table."""
+    out = os.path.join(ROOT, plan.out)
+    write_text(os.path.join(out, 'results.json'),
+               json.dumps(report(plan, finished, command), indent=2) + '\n')
+    text, markdown = results_markdown(plan, finished, command)
+    write_text(os.path.join(out, 'results.md'), markdown)
+    return text
+
+
 def run_plan(plan, command):
-    """Every run of the plan not yet finished, results.json rewritten after each; returns
-    (finished runs, results.json's path)."""
+    """Every run of the plan not yet finished, results.json and results.md rewritten after
+    each (a stopped plan's folder tabulates the runs it finished); returns (finished runs,
+    results.json's path)."""
     out = os.path.join(ROOT, plan.out)
     os.makedirs(out, exist_ok=True)
     results_path = os.path.join(out, 'results.json')
@@ -252,7 +263,6 @@ def run_plan(plan, command):
             known = dict(finished)
             train_and_score(plan, network, seed, finished)
             if finished != known or stale:  # (the same command reprints: the file stays)
-                write_text(results_path,
-                           json.dumps(report(plan, finished, command), indent=2) + '\n')
+                write_results(plan, finished, command)
                 stale = False
     return finished, results_path

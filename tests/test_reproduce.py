@@ -27,19 +27,29 @@ def test_reproduce_trains_scores_tabulates_and_resumes(tmp_path):
     make_rec(tmp_path / 'train', 96, 10, size=28, seed=0)
     make_rec(tmp_path / 'val', 40, 10, size=28, seed=1)
     runs = tmp_path / 'runs'
-    # Stopped as soon as the first network's first checkpoint exists.
-    proc = subprocess.Popen([sys.executable] + [str(a) for a in _cmd(tmp_path)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while not (runs / 'igcv3_0.5x-s1-0001.params').exists():
-            assert proc.poll() is None and time.time() < deadline
-            time.sleep(0.1)
-    finally:  # (a failed wait must not leave the run going)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert not (runs / 'results.json').exists()
+
+    def stopped_once_there_is(path):
+        proc = subprocess.Popen([sys.executable] + [str(a) for a in _cmd(tmp_path)],
+                                cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.time() + 180
+            while not path.exists():
+                assert proc.poll() is None and time.time() < deadline
+                time.sleep(0.1)
+        finally:  # (a failed wait must not leave the run going)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    # Stopped as soon as the first network's first checkpoint exists: nothing tabulated.
+    stopped_once_there_is(runs / 'igcv3_0.5x-s1-0001.params')
+    assert not (runs / 'results.json').exists() and not (runs / 'results.md').exists()
+    # Stopped again in the second network's run: the folder tabulates the finished one.
+    stopped_once_there_is(runs / 'mobilenetv2-s1-0001.params')
+    partial = (runs / 'results.md').read_text()
+    assert '| igcv3_0.5x | 1,11' in partial and '| mobilenetv2 |' not in partial
+    shown = run_script('tools/reproduce.py', '--report', runs / 'results.json')
+    assert shown.returncode == 0 and shown.stdout == partial
     proc = run_script(*_cmd(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (runs / 'igcv3_0.5x-s1.log').read_text()

@@ -14,8 +14,9 @@ multiply-adds, top-1, training time and images/s, the training form the log name
 commands) and OUT/results.md (a
 table: parameters, MACs, top-1 mean and standard deviation over the seeds and every seed's
 figure, images/s, the paper's CIFAR-10 and CIFAR-100 numbers beside them; and the verdict on
-each of the paper's claims, common.verdict). It is resumable: a finished run is kept, and
-a run that was stopped continues from its last checkpoint (train_cifar.py --resume).
+each of the paper's claims, common.verdict), both rewritten after each finished run. It is
+resumable: a finished run is kept, and a run that was stopped continues from its last
+checkpoint (train_cifar.py --resume).
 Curves: python tools/plot_log.py OUT/NETWORK-sSEED.log. The table and verdicts of a
 results file, without training: python tools/reproduce.py --report OUT/results.json.
 """
