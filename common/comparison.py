@@ -236,14 +236,18 @@ def results_markdown(plan, finished, command):
         command)
 
 
-def write_results(plan, finished, command):
-    """OUT/results.json and OUT/results.md, each replaced whole; returns the table."""
-    out = os.path.join(ROOT, plan.out)
-    write_text(os.path.join(out, 'results.json'),
-               json.dumps(report(plan, finished, command), indent=2) + '\n')
+def write_table(plan, finished, command):
+    """OUT/results.md, replaced whole; returns the table and verdicts it holds."""
     text, markdown = results_markdown(plan, finished, command)
-    write_text(os.path.join(out, 'results.md'), markdown)
+    write_text(os.path.join(ROOT, plan.out, 'results.md'), markdown)
     return text
+
+
+def write_results(plan, finished, command):
+    """OUT/results.json and OUT/results.md, each replaced whole."""
+    write_text(os.path.join(ROOT, plan.out, 'results.json'),
+               json.dumps(report(plan, finished, command), indent=2) + '\n')
+    write_table(plan, finished, command)
 
 
 def run_plan(plan, command):

@@ -32,8 +32,8 @@ runtime.configure()  # before mxnet loads
 
 import symbol  # noqa: E402
 from common.cli import ArgumentParser, UserError, run, setup_logging  # noqa: E402
-from common.comparison import Plan, read_report, results_markdown, run_plan  # noqa: E402
-from common.atomic import write_text  # noqa: E402
+from common.comparison import (Plan, read_report, results_markdown, run_plan,  # noqa: E402
+                               write_table)
 from common.recipes import DATASETS  # noqa: E402
 
 DEFAULT_NETWORKS = 'igcv3,igcv3_0.7x,igcv3_0.5x,mobilenetv2,igcv2'
@@ -167,8 +167,7 @@ def main():
     command = 'python tools/reproduce.py ' + shlex.join(sys.argv[1:])
     start = time.time()
     finished, results_path = run_plan(plan, command)
-    text, markdown = results_markdown(plan, finished, command)
-    write_text(os.path.join(ROOT, plan.out, 'results.md'), markdown)
+    text = write_table(plan, finished, command)  # (also when no run finished this time)
     sys.stdout.write(text + '\n')
     sys.stderr.write('done in %.0f s; %s\n' % (time.time() - start, results_path))
 
