@@ -139,10 +139,11 @@ def seed_figures(runs):
 
 def table(plan, results):
     """results.md's table: a row per network of the plan (its seeds' runs): the mean top-1
-    with its sample standard deviation over the seeds, and every seed's figure."""
+    with its sample standard deviation over the seeds, and every seed's figure; the
+    training images/s is the median of the seeds' runs."""
     paper = {net: acc for _, net, _, acc in PAPER_CIFAR}
     lines = ['| network | params | MACs | top-1 % (mean \u00b1 sd) | top-1 % of each seed '
-             '| images/s (training form) | paper CIFAR-10 / CIFAR-100 '
+             '| training images/s, median of seeds (form) | paper CIFAR-10 / CIFAR-100 '
              '| top-1 %, flip TTA (mean) |',
              '|---|---|---|---|---|---|---|---|']
     for network in plan.networks:
@@ -159,7 +160,9 @@ def table(plan, results):
         lines.append('| %s | %s | %s | %.2f%s | %s | %.0f (%s) | %s | %s |' % (
             network, '{:,}'.format(runs[0]['params']), '{:,}'.format(runs[0]['macs']),
             statistics.mean(top1), spread, seed_figures(runs),
-            statistics.mean(r['train_images_per_sec'] for r in runs),
+            # (the median: one seed's run slowed by another job on the machine moves it
+            # less than the mean)
+            statistics.median(r['train_images_per_sec'] for r in runs),
             ' / '.join(forms), '%.2f / %.2f' % ref if ref else '-',
             '%.2f' % statistics.mean(flip) if len(flip) == len(runs) else '-'))
     return '\n'.join(lines)
